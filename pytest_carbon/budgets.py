@@ -1,0 +1,98 @@
+"""Which budget applies to a test, and whether a footprint is within it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from .errors import CarbonConfigError
+from .quantities import Dimension, Quantity, format_pair, parse_quantity
+from .settings import PatternBudget
+
+MARKER_UNITS = {"max_g": ("g", 1.0), "max_mg": ("mg", 1e-3), "max_kg": ("kg", 1e3), "max_j": ("J", 1.0), "max_wh": ("Wh", 3600.0)}
+MARKER_ACCEPTED = (
+    "exactly one of: a quantity string (carbon(\"0.5g\")) or one keyword "
+    "max_g, max_mg, max_kg, max_j, max_wh with a number >= 0 (carbon(max_g=0.5))"
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    limit: Quantity
+    source: str  # shown in verdicts: "@pytest.mark.carbon", "--carbon-budget", ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    budget: Budget
+    measured: float  # grams CO2e or joules, matching the budget's dimension
+    exceeded: bool
+
+    @property
+    def dimension(self) -> Dimension:
+        return self.budget.limit.dimension
+
+    def message(self) -> str:
+        measured, limit = format_pair(self.measured, self.budget.limit.amount, self.dimension)
+        if self.exceeded:
+            return f"carbon budget exceeded: {measured} > {limit} (from {self.budget.source})"
+        return f"within carbon budget: {measured} <= {limit} (from {self.budget.source})"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "limit": self.budget.limit.amount,
+            "unit": "gCO2e" if self.dimension == "mass" else "J",
+            "limit_text": self.budget.limit.text,
+            "source": self.budget.source,
+            "measured": self.measured,
+            "exceeded": self.exceeded,
+        }
+
+
+def judge(budget: Budget, energy_j: float, co2e_g: float) -> Verdict:
+    measured = co2e_g if budget.limit.dimension == "mass" else energy_j
+    return Verdict(budget, measured, measured > budget.limit.amount)
+
+
+def marker_budget(args: tuple[object, ...], kwargs: dict[str, object], nodeid: str) -> Budget:
+    """Validate the arguments of a `carbon` marker and turn them into a budget."""
+    origin = f"@pytest.mark.carbon on {nodeid}"
+    given = len(args) + len(kwargs)
+    shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    if given != 1:
+        raise CarbonConfigError(f"carbon({shown})", origin, "needs exactly one limit", MARKER_ACCEPTED)
+    if args:
+        return Budget(parse_quantity(args[0], origin), "@pytest.mark.carbon")
+    (key, raw), = kwargs.items()
+    if key not in MARKER_UNITS:
+        raise CarbonConfigError(f"carbon({shown})", origin, f"has an unknown keyword {key!r}", MARKER_ACCEPTED)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw or raw < 0 or raw == float("inf"):
+        raise CarbonConfigError(f"carbon({shown})", origin, f"gives {key} a value that is not a number >= 0", MARKER_ACCEPTED)
+    unit, factor = MARKER_UNITS[key]
+    dimension: Dimension = "energy" if unit in ("J", "Wh") else "mass"
+    return Budget(Quantity(float(raw) * factor, dimension, f"{raw} {unit}"), "@pytest.mark.carbon")
+
+
+def pattern_budget(nodeid: str, patterns: list[PatternBudget]) -> Budget | None:
+    for entry in patterns:
+        if fnmatchcase(nodeid, entry.pattern):
+            return Budget(entry.limit, f"[tool.pytest_carbon.budgets] {entry.pattern!r}")
+    return None
+
+
+def resolve_test_budget(
+    marker: tuple[tuple[object, ...], dict[str, object]] | None,
+    nodeid: str,
+    patterns: list[PatternBudget],
+    default: Quantity | None,
+    default_origin: str,
+) -> Budget | None:
+    """Most specific wins: marker > pattern table > default test budget."""
+    if marker is not None:
+        return marker_budget(marker[0], marker[1], nodeid)
+    found = pattern_budget(nodeid, patterns)
+    if found is not None:
+        return found
+    if default is not None:
+        return Budget(default, default_origin)
+    return None

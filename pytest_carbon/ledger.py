@@ -1,0 +1,159 @@
+"""Where the energy went: every interval between two boundaries is charged to one account.
+
+Boundaries tile the timeline: the snapshot that closes one interval opens the next, so
+the sum over all accounts equals the session total exactly (up to float rounding).
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+
+PHASES = ("setup", "call", "teardown")
+SETUP, CALL, TEARDOWN = 0, 1, 2
+OVERHEAD_PARTS = ("startup", "collection", "between", "finish")
+STARTUP, COLLECTION, BETWEEN, FINISH = 0, 1, 2, 3
+FIXTURE_PARTS = ("setup", "teardown")
+
+
+class EnergyRecord:
+    """Energy per (part, channel) and seconds per part, in compact arrays."""
+
+    __slots__ = ("energy", "durations", "channels")
+
+    def __init__(self, parts: int, channels: int) -> None:
+        self.channels = channels
+        self.energy = array("d", bytes(8 * parts * channels))
+        self.durations = array("d", bytes(8 * parts))
+
+    def charge(self, part: int, before: list[float], after: list[float]) -> None:
+        energy = self.energy
+        base = part * self.channels - 1
+        for i in range(1, self.channels + 1):
+            energy[base + i] += after[i] - before[i]
+        self.durations[part] += after[0] - before[0]
+
+    def part_energy(self, part: int) -> float:
+        start = part * self.channels
+        return sum(self.energy[start : start + self.channels])
+
+    def part_channels(self, part: int) -> list[float]:
+        start = part * self.channels
+        return list(self.energy[start : start + self.channels])
+
+    def channel_totals(self) -> list[float]:
+        parts = len(self.durations)
+        return [sum(self.energy[p * self.channels + c] for p in range(parts)) for c in range(self.channels)]
+
+    @property
+    def total_energy(self) -> float:
+        return sum(self.energy)
+
+    @property
+    def total_duration(self) -> float:
+        return sum(self.durations)
+
+
+class TestRecord(EnergyRecord):
+    __slots__ = ("nodeid", "location", "outcome", "verdict", "flags", "extra")
+
+    def __init__(self, nodeid: str, channels: int, location: tuple[str, int | None] = ("", None)) -> None:
+        super().__init__(len(PHASES), channels)
+        self.nodeid = nodeid
+        self.location = location
+        self.outcome = "unknown"
+        self.verdict: object | None = None
+        self.flags: tuple[str, ...] = ()
+        self.extra: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class FixtureKey:
+    name: str
+    scope: str
+    baseid: str  # where the fixture is defined ("" for plugins and the root conftest)
+
+    @property
+    def label(self) -> str:
+        where = f" in {self.baseid}" if self.baseid else ""
+        return f"{self.name} ({self.scope}{where})"
+
+
+class FixtureRecord(EnergyRecord):
+    __slots__ = ("key", "setups")
+
+    def __init__(self, key: FixtureKey, channels: int) -> None:
+        super().__init__(len(FIXTURE_PARTS), channels)
+        self.key = key
+        self.setups = 0
+
+
+class Ledger:
+    """Charges each interval to the account that was current while it ran."""
+
+    def __init__(self, read: "callable[[], list[float]]", channels: int) -> None:
+        self._read = read
+        self.channels = channels
+        self.start = read()
+        self._last = self.start
+        self.end: list[float] | None = None
+        self.overhead = EnergyRecord(len(OVERHEAD_PARTS), channels)
+        self.tests: dict[str, TestRecord] = {}
+        self.fixtures: dict[FixtureKey, FixtureRecord] = {}
+        self._record: EnergyRecord = self.overhead
+        self._part = STARTUP
+        self._stack: list[tuple[EnergyRecord, int]] = []
+
+    def boundary(self, record: EnergyRecord, part: int) -> list[float]:
+        """Close the running interval, charging it to the current account; `record` is next."""
+        now = self._read()
+        self._record.charge(self._part, self._last, now)
+        self._last = now
+        self._record = record
+        self._part = part
+        return now
+
+    def push(self, record: EnergyRecord, part: int) -> None:
+        self._stack.append((self._record, self._part))
+        self.boundary(record, part)
+
+    def pop(self) -> None:
+        record, part = self._stack.pop() if self._stack else (self.overhead, BETWEEN)
+        self.boundary(record, part)
+
+    def is_current(self, record: EnergyRecord, part: int) -> bool:
+        return self._record is record and self._part == part
+
+    def test(self, nodeid: str, location: tuple[str, int | None] = ("", None)) -> TestRecord:
+        record = self.tests.get(nodeid)
+        if record is None:
+            record = self.tests[nodeid] = TestRecord(nodeid, self.channels, location)
+        return record
+
+    def fixture(self, key: FixtureKey) -> FixtureRecord:
+        record = self.fixtures.get(key)
+        if record is None:
+            record = self.fixtures[key] = FixtureRecord(key, self.channels)
+        return record
+
+    def finish(self) -> list[float]:
+        self._stack.clear()
+        self.end = self.boundary(self.overhead, FINISH)
+        return self.end
+
+    def session_channels(self) -> list[float]:
+        end = self.end if self.end is not None else self._last
+        return [after - before for before, after in zip(self.start[1:], end[1:])]
+
+    @property
+    def session_duration(self) -> float:
+        end = self.end if self.end is not None else self._last
+        return end[0] - self.start[0]
+
+    def accounted_energy(self) -> float:
+        """Sum over every account; equals the session total when the timeline is tiled."""
+        return (
+            self.overhead.total_energy
+            + sum(r.total_energy for r in self.tests.values())
+            + sum(r.total_energy for r in self.fixtures.values())
+        )

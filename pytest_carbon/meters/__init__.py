@@ -1,0 +1,212 @@
+"""Discover the meters this machine offers and read them together as one snapshot."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..errors import CarbonConfigError
+from .base import Channel, Meter, Probe
+from .estimate import probe_estimate
+from .rapl import probe_rapl
+
+# Components the estimate can stand in for when nothing measures them.
+ESTIMABLE = frozenset({"cpu", "memory"})
+
+
+@dataclass(frozen=True)
+class MeterOptions:
+    gpus: str = "visible"
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+ProbeFunction = Callable[[MeterOptions], Probe]
+
+# Measured sources, in the order they are tried. GPU meters register here too.
+MEASURED_PROBES: dict[str, ProbeFunction] = {
+    "rapl": lambda options: probe_rapl(options.environ.get("PYTEST_CARBON_POWERCAP_ROOT")),
+}
+
+
+def known_meters() -> list[str]:
+    return [*MEASURED_PROBES, "estimate"]
+
+
+def parse_meter_list(raw: object, origin: str) -> tuple[str, ...]:
+    """`auto` or a comma-separated list of known meter names."""
+    accepted = "auto, or a comma-separated list of " + ", ".join(known_meters())
+    if isinstance(raw, list):
+        names = [str(item).strip() for item in raw]
+    elif isinstance(raw, str):
+        names = [part.strip() for part in raw.split(",") if part.strip()]
+    else:
+        raise CarbonConfigError(raw, origin, "is not a list of meters", accepted)
+    if names == ["auto"]:
+        return ("auto",)
+    if not names:
+        raise CarbonConfigError(raw, origin, "names no meter", accepted)
+    for name in names:
+        if name not in known_meters():
+            raise CarbonConfigError(raw, origin, f"names an unknown meter {name!r}", accepted)
+    return tuple(dict.fromkeys(names))
+
+
+def probe_all(options: MeterOptions) -> dict[str, Probe]:
+    """Probe every measured source, for diagnosis. Never raises."""
+    probes: dict[str, Probe] = {}
+    for kind, probe in MEASURED_PROBES.items():
+        try:
+            probes[kind] = probe(options)
+        except Exception as error:  # a broken driver must not stop the run
+            probes[kind] = Probe(kind, False, f"probe failed: {type(error).__name__}: {error}")
+    return probes
+
+
+@dataclass
+class Selection:
+    meters: list[Meter]
+    probes: dict[str, Probe]
+    estimated: frozenset[str]  # components covered by the estimate
+
+
+def select_meters(requested: tuple[str, ...], options: MeterOptions, origin: str) -> Selection:
+    probes = probe_all(options)
+    auto = requested == ("auto",)
+    wanted = list(MEASURED_PROBES) if auto else [name for name in requested if name != "estimate"]
+    meters: list[Meter] = []
+    covered: set[str] = set()
+    for name in wanted:
+        probe = probes[name]
+        if not probe.available:
+            if auto:
+                continue
+            fix = f"; fix: {probe.fix}" if probe.fix else ""
+            raise CarbonConfigError(
+                ",".join(requested), origin, f"asks for {name}, which is unavailable here: {probe.summary}{fix}",
+                "auto, or meters that `python -m pytest_carbon meters` lists as available",
+            )
+        assert probe.meter is not None
+        meters.append(probe.meter)
+        covered |= probe.covers
+    estimated = frozenset()
+    if auto or "estimate" in requested:
+        estimated = frozenset(ESTIMABLE - covered)
+        if estimated:
+            probe = probe_estimate(estimated)
+            probes["estimate"] = probe
+            assert probe.meter is not None
+            meters.append(probe.meter)
+    return Selection(meters, probes, estimated)
+
+
+class MeterSet:
+    """The active meters, read together. A meter that fails is dropped, never fatal.
+
+    `read()` returns `[t, e1, e2, ...]`: a perf_counter timestamp, then cumulative joules
+    for every channel of every meter in order. A dropped meter keeps reporting its last
+    values, so later intervals see zero from it and the timeline still adds up.
+    """
+
+    def __init__(self, meters: list[Meter]) -> None:
+        self.meters = meters
+        self.channels: tuple[Channel, ...] = tuple(c for m in meters for c in m.channels)
+        self._last: dict[int, tuple[float, ...]] = {}
+        self.dropped: dict[str, str] = {}  # meter name -> why
+        self.warnings: list[str] = []
+        self._lock = threading.Lock()
+        self._sampler: Sampler | None = None
+
+    def start(self) -> None:
+        started: list[Meter] = []
+        for meter in self.meters:
+            try:
+                meter.start()
+                self._last[id(meter)] = meter.read()
+                started.append(meter)
+            except Exception as error:
+                self.warnings.append(f"meter {meter.name} could not start and is not used: {error}")
+        self.meters = started
+        self.channels = tuple(c for m in started for c in m.channels)
+        polled = [m for m in started if m.poll_interval_s]
+        if polled:
+            self._sampler = Sampler(self, polled)
+            self._sampler.start()
+
+    def read(self) -> list[float]:
+        values = [time.perf_counter()]
+        last = self._last
+        for meter in self.meters:
+            key = id(meter)
+            if meter.name not in self.dropped:
+                try:
+                    last[key] = meter.read()
+                except Exception as error:
+                    self.drop(meter, error)
+            values.extend(last[key])
+        return values
+
+    def drop(self, meter: Meter, error: BaseException) -> None:
+        with self._lock:
+            if meter.name in self.dropped:
+                return
+            why = f"{type(error).__name__}: {error}"
+            self.dropped[meter.name] = why
+            self.warnings.append(
+                f"meter {meter.name} failed and was dropped for the rest of the session ({why}); "
+                "its energy after that point is missing from the figures"
+            )
+
+    def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.stop()
+        for meter in self.meters:
+            try:
+                meter.close()
+            except Exception:
+                pass
+
+    @property
+    def measured(self) -> bool:
+        return any(m.measured for m in self.meters)
+
+    def channel_index(self) -> dict[str, list[int]]:
+        """Indexes into a snapshot's energy values (after the timestamp) for each meter."""
+        index: dict[str, list[int]] = {}
+        for i, channel in enumerate(self.channels):
+            index.setdefault(channel.meter, []).append(i)
+        return index
+
+
+class Sampler:
+    """One daemon thread that polls the meters that need it (wrapping counters, power)."""
+
+    def __init__(self, meters_set: MeterSet, meters: list[Meter]) -> None:
+        self._set = meters_set
+        self._meters = meters
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pytest-carbon-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        due = {id(m): time.perf_counter() + (m.poll_interval_s or 1.0) for m in self._meters}
+        while not self._stop.is_set():
+            now = time.perf_counter()
+            for meter in self._meters:
+                if meter.name in self._set.dropped or now < due[id(meter)]:
+                    continue
+                try:
+                    meter.poll()
+                except Exception as error:
+                    self._set.drop(meter, error)
+                due[id(meter)] = now + (meter.poll_interval_s or 1.0)
+            wait = min(due.values()) - time.perf_counter()
+            self._stop.wait(max(0.001, wait))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)

@@ -1,0 +1,149 @@
+"""Energy estimated from CPU time and memory in use, where no counter is readable.
+
+CPU: every vCPU draws `min` watts idle and up to `max` watts busy (per-microarchitecture
+figures from Cloud Carbon Footprint), so energy = vCPUs x min x elapsed + (max - min) x
+busy CPU-seconds. Memory: a fixed number of watts per GB of memory in use.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from statistics import fmean
+
+import psutil
+
+from ..constants import constant
+from ..cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
+from ..cputime import MachineCpuTime
+from ..tables import load_table
+from .base import Channel, Probe
+
+
+POWER_TABLE = "ccf-coefficients:aws-2026"
+AVERAGE_ROW = "ccf-app:aws-average"
+# EPYC of an unrecognised generation: the mean of these rows (5th Gen is left out: its
+# figures are far out of line with the others in the source table).
+FAMILY_MEAN_ROWS = ("EPYC 1st Gen", "EPYC 2nd Gen", "EPYC 3rd Gen", "EPYC 4th Gen")
+
+
+@dataclass(frozen=True)
+class CpuPowerModel:
+    row: str  # the power-table row used
+    min_w: float
+    max_w: float
+    recognised_by: str
+    fallback: bool  # True when the CPU was not recognised and an average is used
+    vcpus: int
+
+    def describe(self) -> str:
+        label = self.row if not self.fallback else f"{self.row} (fallback)"
+        return f"{label}: {self.min_w:g}-{self.max_w:g} W per vCPU x {self.vcpus} vCPUs"
+
+
+def cpu_power_model(cpu: CpuInfo) -> CpuPowerModel:
+    rows = load_table("cpu_power.csv").rows
+    table = {
+        row["microarchitecture"]: (float(row["min_w_per_vcpu"]), float(row["max_w_per_vcpu"]))
+        for row in rows
+        if row["provider_table"] == POWER_TABLE
+    }
+    arch, how = microarchitecture(cpu)
+    if arch is not None and arch in table:
+        low, high = table[arch]
+        return CpuPowerModel(arch, round(low, 3), round(high, 3), how, False, cpu.vcpus)
+    epyc_rows = [table[name] for name in FAMILY_MEAN_ROWS if name in table]
+    if "EPYC" in cpu.model_name.upper() and epyc_rows:
+        return CpuPowerModel(
+            "EPYC, generation unknown (mean of EPYC 1st-4th Gen)",
+            round(fmean(r[0] for r in epyc_rows), 3),
+            round(fmean(r[1] for r in epyc_rows), 3),
+            how,
+            True,
+            cpu.vcpus,
+        )
+    average = next(r for r in rows if r["provider_table"] == AVERAGE_ROW)
+    low, high = float(average["min_w_per_vcpu"]), float(average["max_w_per_vcpu"])
+    return CpuPowerModel("unknown CPU (Cloud Carbon Footprint average)", low, high, how, True, cpu.vcpus)
+
+
+class EstimateMeter:
+    name = "estimate"
+    measured = False
+    memory_refresh_s = 1.0
+
+    def __init__(self, covers: frozenset[str], cpu: CpuInfo | None = None) -> None:
+        self.cpu = cpu or read_cpuinfo()
+        self.model = cpu_power_model(self.cpu)
+        self.memory_w_per_gb = constant("memory_w_per_gb").value
+        self.covers = covers
+        channels = []
+        if "cpu" in covers:
+            channels.append(Channel("estimate", "cpu", "cpu", (("model", self.model.describe()),)))
+        if "memory" in covers:
+            channels.append(Channel("estimate", "memory", "memory", (("model", f"{self.memory_w_per_gb} W per GB in use"),)))
+        self.channels = tuple(channels)
+        self.poll_interval_s: float | None = self.memory_refresh_s if "memory" in covers else None
+        self._lock = threading.Lock()
+        self._clock: MachineCpuTime | None = None
+
+    def start(self) -> None:
+        now = time.perf_counter()
+        self._t0 = now
+        if "cpu" in self.covers:
+            self._clock = MachineCpuTime()
+        self._memory_j = 0.0
+        self._memory_t = now
+        self._memory_w = self._memory_watts()
+        self._memory_refreshed = now
+
+    def _memory_watts(self) -> float:
+        memory = psutil.virtual_memory()
+        return (memory.total - memory.available) / 1e9 * self.memory_w_per_gb
+
+    def _advance_memory(self, now: float) -> float:
+        self._memory_j += self._memory_w * (now - self._memory_t)
+        self._memory_t = now
+        if now - self._memory_refreshed >= self.memory_refresh_s:
+            self._memory_w = self._memory_watts()
+            self._memory_refreshed = now
+        return self._memory_j
+
+    def read(self) -> tuple[float, ...]:
+        with self._lock:
+            now = time.perf_counter()
+            values: list[float] = []
+            if self._clock is not None:
+                model = self.model
+                busy = self._clock.busy_seconds(now)
+                values.append(model.vcpus * model.min_w * (now - self._t0) + (model.max_w - model.min_w) * busy)
+            if "memory" in self.covers:
+                values.append(self._advance_memory(now))
+            return tuple(values)
+
+    def poll(self) -> None:
+        with self._lock:
+            self._advance_memory(time.perf_counter())
+
+    def close(self) -> None:
+        if self._clock is not None:
+            self._clock.close()
+
+    def describe(self) -> str:
+        parts = []
+        if "cpu" in self.covers:
+            parts.append(f"CPU time x {self.model.describe()}")
+        if "memory" in self.covers:
+            parts.append(f"memory {self.memory_w_per_gb} W/GB in use")
+        return "estimate (" + "; ".join(parts) + ") [estimated]"
+
+
+def probe_estimate(covers: frozenset[str]) -> Probe:
+    meter = EstimateMeter(covers)
+    notes = [f"CPU {meter.cpu.model_name!r}: {meter.model.recognised_by}; {meter.cpu.vcpus} vCPUs from {meter.cpu.vcpus_source}"]
+    if meter.model.fallback:
+        notes.append(
+            "this CPU is not in the power table, so an average is used: figures are rougher than usual"
+        )
+    return Probe("estimate", True, meter.describe(), meter=meter, covers=covers, notes=notes)

@@ -1,0 +1,373 @@
+"""pytest hooks: options, the marker, wiring meters and ledger to the test protocol, verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest._code.code import ReprFileLocation, TerminalRepr
+
+from .accounting import CarbonModel
+from .budgets import Budget, Verdict, judge, resolve_test_budget
+from .cpuinfo import read_cpuinfo
+from .errors import CarbonConfigError
+from .ledger import BETWEEN, CALL, COLLECTION, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
+from .measure import CarbonMeasurer
+from .meters import MeterOptions, MeterSet, select_meters
+from .outcomes import combine
+from .quantities import format_energy, format_mass
+from .report import record as report_record
+from .report.json_report import write_json
+from .report.terminal import Line, header_line, render
+from .settings import OPTIONS, Settings, find_pyproject, load_settings
+
+PLUGIN_KEY = pytest.StashKey["CarbonPlugin"]()
+PHASE_INDEX = {name: i for i, name in enumerate(PHASES)}
+MARKER_HELP = (
+    "carbon(limit=None, *, max_g=None, max_mg=None, max_kg=None, max_j=None, max_wh=None): "
+    "fail this test if its setup and call emit more than the limit, e.g. carbon(max_g=0.5) or carbon('10 J') "
+    "(pytest-carbon)"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("carbon", "carbon footprint and budgets (pytest-carbon)")
+    for spec in OPTIONS:
+        if spec.flag:
+            if spec.is_switch:
+                group.addoption(spec.flag, dest=f"carbon_{spec.key}", action="store_true", default=None, help=spec.help)
+            else:
+                group.addoption(spec.flag, dest=f"carbon_{spec.key}", default=None, metavar=spec.metavar, help=spec.help)
+        if spec.ini:
+            parser.addini(spec.ini, spec.help + " (pytest-carbon)", type="string", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    if config.option.help or getattr(config.option, "version", False):
+        return
+    try:
+        settings = settings_from_config(config)
+        plugin = CarbonPlugin(config, settings)
+    except CarbonConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[PLUGIN_KEY] = plugin
+    config.pluginmanager.register(plugin, "carbon-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(PLUGIN_KEY, None)
+    if plugin is not None:
+        plugin.close()
+
+
+def settings_from_config(config: pytest.Config) -> Settings:
+    cli = {spec.key: getattr(config.option, f"carbon_{spec.key}", None) for spec in OPTIONS}
+    ini: dict[str, Any] = {}
+    for spec in OPTIONS:
+        if spec.ini:
+            ini[spec.key] = config.getini(spec.ini)
+    pyproject = find_pyproject(config.inipath, config.rootpath)
+    ini_file = config.inipath.name if config.inipath else "ini"
+    return load_settings(cli, ini, pyproject, ini_file)
+
+
+def build_model(settings: Settings) -> CarbonModel:
+    return CarbonModel(settings.value("intensity"), settings.value("pue"), settings["pue"].origin)
+
+
+class BudgetFailure(TerminalRepr):
+    """The failure text of a test over its carbon budget (short line + breakdown)."""
+
+    def __init__(self, message: str, details: str, path: str, lineno: int) -> None:
+        self.reprcrash = ReprFileLocation(path, lineno, message)
+        self.message = message
+        self.details = details
+
+    def toterminal(self, tw: Any) -> None:
+        tw.line(self.message, red=True, bold=True)
+        for line in self.details.splitlines():
+            tw.line(line)
+
+
+class CarbonPlugin:
+    """Per-session state, registered as a plugin object so its methods are hooks."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.model = build_model(settings)
+        self.action: str = settings.value("action")
+        options = MeterOptions()
+        self.selection = select_meters(settings.value("meters"), options, settings["meters"].origin)
+        self.meter_set = MeterSet(self.selection.meters)
+        self.meter_set.start()
+        self.ledger = Ledger(self.meter_set.read, len(self.meter_set.channels))
+        cpu = read_cpuinfo()
+        self.facts = report_record.RunFacts(
+            channels=self.meter_set.channels,
+            meter_descriptions={m.name: m.describe() for m in self.meter_set.meters},
+            meter_measured={m.name: m.measured for m in self.meter_set.meters},
+            dropped=self.meter_set.dropped,
+            estimated_components=self.selection.estimated,
+            model=self.model,
+            cpu_model=cpu.model_name,
+            vcpus=cpu.vcpus,
+            start_wall=dt.datetime.now(dt.timezone.utc),
+            action=self.action,
+            warnings=self.meter_set.warnings,
+        )
+        self.budgets: dict[str, Budget] = {}
+        self.report: dict[str, Any] | None = None
+        self.session_verdict: Verdict | None = None
+        # Extension points: called with each finished test's record, and with the final report.
+        self.test_listeners: list[Callable[[pytest.Item, TestRecord, pytest.TestReport], None]] = []
+        self.report_writers: list[Callable[[dict[str, Any]], None]] = []
+        self._tearing_down: dict[int, object] = {}
+        self._closed = False
+        json_path = settings.value("json")
+        if json_path:
+            self.json_path: Path | None = Path(config.rootpath, json_path) if not Path(json_path).is_absolute() else Path(json_path)
+            self._write_placeholder()
+        else:
+            self.json_path = None
+
+    # -- header ------------------------------------------------------------------------
+
+    def header_session(self) -> dict[str, Any]:
+        intensity = self.model.intensity
+        return {
+            "meters": [{"description": m.describe(), "measured": m.measured} for m in self.meter_set.meters],
+            "intensity_g_per_kwh": intensity.g_per_kwh,
+            "intensity_source": intensity.label,
+            "intensity_note": intensity.note,
+            "intensity_origin": intensity.origin,
+            "pue": self.model.pue,
+            "pue_source": self.model.pue_origin,
+            "embodied_label": self.model.embodied_label,
+        }
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return [header_line(self.header_session())]
+
+    # -- collection and budgets ----------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> Any:
+        self.ledger.boundary(self.ledger.overhead, COLLECTION)
+        try:
+            return (yield)
+        finally:
+            self.ledger.boundary(self.ledger.overhead, BETWEEN)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        default = self.settings["test_budget"]
+        patterns = self.settings.patterns
+        for item in items:
+            marker = item.get_closest_marker("carbon")
+            try:
+                budget = resolve_test_budget(
+                    (marker.args, dict(marker.kwargs)) if marker is not None else None,
+                    item.nodeid,
+                    patterns,
+                    default.value,
+                    default.origin,
+                )
+            except CarbonConfigError as error:
+                raise pytest.UsageError(str(error)) from None
+            if budget is not None:
+                self.budgets[item.nodeid] = budget
+
+    # -- the test protocol -------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
+        location = item.location
+        record = self.ledger.test(item.nodeid, (location[0], location[1] + 1 if location[1] is not None else None))
+        self.ledger.boundary(record, SETUP)
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        record = self.ledger.tests.get(item.nodeid)
+        phase = PHASE_INDEX.get(call.when, -1)
+        if record is not None and phase >= 0 and self.ledger.is_current(record, phase):
+            if phase < TEARDOWN:
+                self.ledger.boundary(record, phase + 1)
+            else:
+                self.ledger.boundary(self.ledger.overhead, BETWEEN)
+        report: pytest.TestReport = yield
+        if record is None:
+            return report
+        if phase == CALL:
+            self._judge(item, record, report)
+        record.outcome = combine(record.outcome, report)
+        if phase == TEARDOWN:
+            self.test_finished(item, record, report)
+        return report
+
+    def test_finished(self, item: pytest.Item, record: TestRecord, report: pytest.TestReport) -> None:
+        """Once a test's teardown is measured: hand the finished record to whoever listens."""
+        for listener in self.test_listeners:
+            listener(item, record, report)
+
+    def _judge(self, item: pytest.Item, record: TestRecord, report: pytest.TestReport) -> None:
+        budget = self.budgets.get(item.nodeid)
+        if budget is None or (report.skipped and not hasattr(report, "wasxfail")):
+            return
+        energy = record.part_energy(SETUP) + record.part_energy(CALL)
+        duration = record.durations[SETUP] + record.durations[CALL]
+        verdict = judge(budget, energy, self.model.co2e_g(energy, duration))
+        record.verdict = verdict
+        if not verdict.exceeded:
+            return
+        message = verdict.message()
+        details = self._verdict_details(record, verdict, energy, duration)
+        if self.action == "warn":
+            report.sections.append(("carbon budget exceeded (warning only)", message + "\n" + details))
+            return
+        if report.failed:
+            report.sections.append(("carbon budget", message + "\n" + details))
+            return
+        was_xfail = getattr(report, "wasxfail", None)
+        if was_xfail is not None:
+            del report.wasxfail
+            details += f"\nthe test is marked xfail ({was_xfail or 'no reason'}): xfail excuses its assertions, not its carbon"
+        path, lineno = record.location
+        report.outcome = "failed"
+        report.longrepr = BudgetFailure(message, details, path or item.nodeid, lineno or 0)
+
+    def _verdict_details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float) -> str:
+        lines = [f"counted: setup + call = {format_energy(energy)} over {duration:.3f}s -> {format_mass(self.model.co2e_g(energy, duration))}"]
+        for index in (SETUP, CALL):
+            lines.append(f"  {PHASES[index]:<8} {format_energy(record.part_energy(index)):>10}  {record.durations[index]:.3f}s")
+        lines.append("  (teardown is measured and reported but not counted against the budget)")
+        meters: dict[str, float] = {}
+        for index in (SETUP, CALL):
+            for channel, value in zip(self.meter_set.channels, record.part_channels(index)):
+                key = f"{channel.meter}/{channel.name}"
+                meters[key] = meters.get(key, 0.0) + value
+        kinds = {m.name: ("measured" if m.measured else "estimated") for m in self.meter_set.meters}
+        lines.append("by meter: " + ", ".join(f"{k} {format_energy(v)} [{kinds.get(k.split('/')[0], '?')}]" for k, v in meters.items()))
+        lines.append(self.model.describe())
+        lines.append(f"budget: {verdict.budget.limit.describe()} from {verdict.budget.source}")
+        return "\n".join(lines)
+
+    # -- shared fixtures ---------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+        if fixturedef.scope == "function":
+            return (yield)
+        record = self.ledger.fixture(FixtureKey(fixturedef.argname, fixturedef.scope, fixturedef.baseid))
+        self.ledger.push(record, 0)
+        try:
+            result = yield
+        finally:
+            self.ledger.pop()
+        record.setups += 1
+        fixturedef.addfinalizer(functools.partial(self._fixture_teardown_starts, fixturedef, record))
+        return result
+
+    def _fixture_teardown_starts(self, fixturedef: pytest.FixtureDef[Any], record: Any) -> None:
+        # Added after the fixture's own finalizers, so it runs first (they pop in reverse).
+        self.ledger.push(record, 1)
+        self._tearing_down[id(fixturedef)] = record
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+        if self._tearing_down.pop(id(fixturedef), None) is not None:
+            self.ledger.pop()
+
+    # -- end of session ----------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.ledger.finish()
+        self.meter_set.close()
+        self.facts.end_wall = dt.datetime.now(dt.timezone.utc)
+        interrupted = None
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            interrupted = "interrupted (KeyboardInterrupt)"
+        elif session.shouldstop:
+            interrupted = f"stopped early: {session.shouldstop}"
+        elif session.shouldfail:
+            interrupted = f"stopped early: {session.shouldfail}"
+        self.report = self.build_report(complete=interrupted is None, interrupted=interrupted)
+        self.judge_session(session)
+        self.write_reports()
+
+    def build_report(self, complete: bool, interrupted: str | None) -> dict[str, Any]:
+        facts = self.facts
+        budget = self.settings["budget"]
+        session_channels = self.ledger.session_channels()
+        duration = self.ledger.session_duration
+        if budget.value is not None:
+            energy = sum(session_channels)
+            self.session_verdict = judge(Budget(budget.value, budget.origin), energy, self.model.co2e_g(energy, duration))
+        tests = [report_record.test_dict(r, facts) for r in self.ledger.tests.values()]
+        fixtures = [report_record.fixture_dict(r, facts) for r in self.ledger.fixtures.values()]
+        overhead = report_record.overhead_dict(self.ledger.overhead, facts)
+        return report_record.build_report(
+            tests, fixtures, overhead, session_channels, duration, facts, self.session_verdict, complete, interrupted
+        )
+
+    def judge_session(self, session: pytest.Session) -> None:
+        verdict = self.session_verdict
+        if verdict is not None and verdict.exceeded and self.action == "fail":
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def write_reports(self) -> None:
+        assert self.report is not None
+        if self.json_path is not None:
+            try:
+                write_json(self.json_path, self.report)
+            except OSError as error:
+                self.report["session"]["warnings"].append(f"could not write the JSON report to {self.json_path}: {error}")
+        for writer in self.report_writers:
+            try:
+                writer(self.report)
+            except Exception as error:  # a reporter must never break the run
+                self.report["session"]["warnings"].append(f"{getattr(writer, '__name__', writer)} failed: {error}")
+
+    def _write_placeholder(self) -> None:
+        """A valid, incomplete report from the start, so a killed run still leaves one."""
+        assert self.json_path is not None
+        try:
+            report = self.build_report(complete=False, interrupted="the run did not finish (killed or still running)")
+            write_json(self.json_path, report)
+        except OSError as error:
+            self.meter_set.warnings.append(f"could not write the JSON report to {self.json_path}: {error}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.report is None:
+            return
+        terminalreporter.write_sep("=", "carbon footprint")
+        for line in render(self.report, config.get_verbosity(), self.settings.value("top")):
+            write_line(terminalreporter, line)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.meter_set.close()
+
+
+def write_line(terminalreporter: Any, line: Line) -> None:
+    markup = {"red": {"red": True, "bold": True}, "yellow": {"yellow": True}, "green": {"green": True}, "bold": {"bold": True}}
+    terminalreporter.write_line(line.text, **markup.get(line.style, {}))
+
+
+@pytest.fixture
+def carbon(request: pytest.FixtureRequest) -> CarbonMeasurer:
+    """Measure a block inside a test: `with carbon.measure() as m: ...`, then `m.energy_j`, `m.co2e_g`."""
+    plugin = request.config.stash.get(PLUGIN_KEY, None)
+    if plugin is None:
+        pytest.skip("pytest-carbon is not measuring this run")
+    meter_set = plugin.meter_set
+    return CarbonMeasurer(meter_set.read, meter_set.channels, plugin.facts.meter_measured, plugin.model)

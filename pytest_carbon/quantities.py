@@ -1,0 +1,138 @@
+"""Carbon and energy quantities written as text: "5g", "0.5 kg", "300 mgCO2e", "12 Wh", "3kJ"."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import CarbonConfigError
+
+Dimension = Literal["mass", "energy"]
+
+# Factors to the base unit of each dimension: grams of CO2e, joules.
+MASS_UNITS: dict[str, float] = {
+    "ug": 1e-6,
+    "\u00b5g": 1e-6,  # micro sign
+    "\u03bcg": 1e-6,  # greek small letter mu
+    "mg": 1e-3,
+    "g": 1.0,
+    "kg": 1e3,
+    "t": 1e6,
+}
+ENERGY_UNITS: dict[str, float] = {
+    "J": 1.0,
+    "kJ": 1e3,
+    "MJ": 1e6,
+    "mWh": 3.6,
+    "Wh": 3600.0,
+    "kWh": 3.6e6,
+}
+ACCEPTED = (
+    "a number with a unit: mass ug, \u00b5g, mg, g, kg, t (optionally followed by CO2e) "
+    "or energy J, kJ, MJ, mWh, Wh, kWh, e.g. '0.5g', '300 mgCO2e', '12 Wh'"
+)
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_QUANTITY = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s\d].*?)?\s*$")
+_CO2E_SUFFIX = re.compile(r"\s*co2e?q?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An amount in base units: grams CO2e for mass, joules for energy."""
+
+    amount: float
+    dimension: Dimension
+    text: str
+
+    def describe(self) -> str:
+        if self.dimension == "mass":
+            return format_mass(self.amount)
+        return format_energy(self.amount)
+
+
+def parse_quantity(raw: object, origin: str) -> Quantity:
+    """Parse a quantity string; `origin` names where it came from, for the error message."""
+    if isinstance(raw, bool) or not isinstance(raw, str):
+        hint = ""
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            hint = f" (write it as a string with a unit, e.g. \"{raw}g\")"
+        raise CarbonConfigError(raw, origin, f"is not a quantity string{hint}", ACCEPTED)
+    match = _QUANTITY.match(raw)
+    if match is None:
+        raise CarbonConfigError(raw, origin, "is not a quantity", ACCEPTED)
+    number = float(match.group("number"))
+    unit_text = match.group("unit")
+    if not unit_text:
+        raise CarbonConfigError(
+            raw, origin, f"has no unit (did you mean '{raw.strip()}g' or '{raw.strip()} J'?)", ACCEPTED
+        )
+    if not math.isfinite(number):
+        raise CarbonConfigError(raw, origin, "is not a finite number", ACCEPTED)
+    if number < 0:
+        raise CarbonConfigError(raw, origin, "is negative", ACCEPTED)
+    unit, had_suffix = _strip_co2e(unit_text)
+    if unit in MASS_UNITS:
+        return Quantity(number * MASS_UNITS[unit], "mass", raw.strip())
+    if unit in ENERGY_UNITS:
+        if had_suffix:
+            raise CarbonConfigError(raw, origin, "puts a CO2e suffix on an energy unit", ACCEPTED)
+        return Quantity(number * ENERGY_UNITS[unit], "energy", raw.strip())
+    raise CarbonConfigError(raw, origin, f"has an unknown unit {unit_text!r}{_unit_hint(unit)}", ACCEPTED)
+
+
+def _strip_co2e(unit_text: str) -> tuple[str, bool]:
+    stripped = _CO2E_SUFFIX.sub("", unit_text)
+    return stripped.strip(), stripped != unit_text
+
+
+def _unit_hint(unit: str) -> str:
+    for known in (*MASS_UNITS, *ENERGY_UNITS):
+        if known.lower() == unit.lower():
+            return f" (units are case-sensitive: did you mean {known!r}?)"
+    return ""
+
+
+def _scaled(value: float, steps: list[tuple[float, str]]) -> str:
+    magnitude = abs(value)
+    for factor, unit in steps:
+        if magnitude >= factor:
+            return f"{_three_figures(value / factor)} {unit}"
+    factor, unit = steps[-1]
+    return f"{_three_figures(value / factor)} {unit}"
+
+
+def _three_figures(value: float) -> str:
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+MASS_STEPS = [(1e6, "tCO2e"), (1e3, "kgCO2e"), (1.0, "gCO2e"), (1e-3, "mgCO2e"), (1e-6, "\u00b5gCO2e")]
+ENERGY_STEPS = [(3.6e6, "kWh"), (1e6, "MJ"), (1e3, "kJ"), (1.0, "J"), (1e-3, "mJ")]
+
+
+def format_mass(grams: float) -> str:
+    return _scaled(grams, MASS_STEPS)
+
+
+def format_energy(joules: float) -> str:
+    return _scaled(joules, ENERGY_STEPS)
+
+
+def format_pair(measured: float, limit: float, dimension: Dimension) -> tuple[str, str]:
+    """Format two amounts in the unit that suits the limit, so they read side by side."""
+    steps = MASS_STEPS if dimension == "mass" else ENERGY_STEPS
+    for factor, unit in steps:
+        if abs(limit) >= 0.1 * factor:
+            break
+    return f"{measured / factor:.2f} {unit}", f"{limit / factor:.2f} {unit}"

@@ -1,0 +1,1 @@
+"""Reporters: each renders the one report record built by `report.record`."""

@@ -1,0 +1,141 @@
+"""The terminal summary section, rendered from the report record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..quantities import format_energy, format_mass, format_pair
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    style: str = ""  # "", "red", "yellow", "green", "bold"
+
+
+def header_line(report_session: dict[str, Any]) -> str:
+    return "carbon: " + how_measured(report_session)
+
+
+def how_measured(session: dict[str, Any]) -> str:
+    meters = "; ".join(m["description"] for m in session["meters"]) or "no meter"
+    intensity = f"intensity {session['intensity_g_per_kwh']:g} gCO2e/kWh ({session['intensity_source']}"
+    if session.get("intensity_note"):
+        intensity += f"; {session['intensity_note']}"
+    intensity += f"; from {session['intensity_origin']})"
+    return f"{meters} | {intensity} | PUE {session['pue']} ({session['pue_source']}) | {session['embodied_label']}"
+
+
+def _measured_word(session: dict[str, Any]) -> str:
+    measured = [m["name"] for m in session["meters"] if m["measured"]]
+    estimated = session["estimated_components"]
+    if measured and estimated:
+        return f"measured by {', '.join(measured)}; {' and '.join(estimated)} estimated"
+    if measured:
+        return f"measured by {', '.join(measured)}"
+    return "estimated from " + " and ".join(estimated or ["nothing"])
+
+
+def _row(energy: float, co2e: float, duration: float, name: str) -> str:
+    return f"  {format_energy(energy):>10}  {format_mass(co2e):>12}  {duration:8.2f}s  {name}"
+
+
+def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
+    session = report["session"]
+    tests = report["tests"]
+    lines: list[Line] = []
+    incomplete = "" if report["complete"] else f"  [incomplete: {report['interrupted'] or 'interrupted'}]"
+    lines.append(
+        Line(
+            f"session: {format_energy(session['energy_j'])}, {format_mass(session['co2e_g'])} "
+            f"in {session['duration_s']:.1f}s, {_measured_word(session)}{incomplete}",
+            "bold",
+        )
+    )
+    if verbosity >= 0:
+        parts = []
+        for meter in session["meters"]:
+            channels = ", ".join(f"{c['name']} {format_energy(c['energy_j'])}" for c in meter["channels"])
+            dropped = f" (dropped: {meter['dropped']})" if meter.get("dropped") else ""
+            parts.append(f"{meter['name']} {format_energy(meter['energy_j'])} ({channels}){dropped}")
+        lines.append(Line("  by meter: " + "; ".join(parts)))
+        breakdown = session["breakdown"]
+        total = session["energy_j"] or 1.0
+        overhead = sum(breakdown[k] for k in ("startup_j", "collection_j", "between_j", "finish_j"))
+        lines.append(
+            Line(
+                f"  where: tests {format_energy(breakdown['tests_j'])} ({breakdown['tests_j'] / total:.0%}), "
+                f"shared fixtures {format_energy(breakdown['fixtures_j'])} ({breakdown['fixtures_j'] / total:.0%}), "
+                f"pytest start-up, collection and between tests {format_energy(overhead)} ({overhead / total:.0%})"
+            )
+        )
+        lines.extend(_extra_session_lines(session))
+        ranked = sorted(tests, key=lambda t: t["co2e_g"], reverse=True)
+        shown = ranked if verbosity > 0 else ranked[:top]
+        if shown:
+            title = "all tests" if verbosity > 0 else f"top {len(shown)} of {len(tests)} tests"
+            lines.append(Line(f"{title}:{'':>3}energy         gCO2e      time  test", "bold"))
+            for test in shown:
+                flags = f"  [{', '.join(test['flags'])}]" if test["flags"] else ""
+                lines.append(Line(_row(test["energy_j"], test["co2e_g"], test["duration_s"], test["nodeid"]) + flags))
+                if verbosity > 0:
+                    phases = ", ".join(
+                        f"{name} {format_energy(p['energy_j'])}/{p['duration_s']:.3f}s" for name, p in test["phases"].items()
+                    )
+                    lines.append(Line(f"{'':>40}{phases}"))
+        fixtures = [f for f in report["fixtures"] if f["energy_j"] > 0]
+        if fixtures:
+            lines.append(Line("costly shared fixtures (charged to the fixture, not to a test):", "bold"))
+            for fixture in fixtures[: max(top, 1) if verbosity <= 0 else None]:
+                lines.append(
+                    Line(
+                        _row(fixture["energy_j"], fixture["co2e_g"], fixture["duration_s"], fixture["label"])
+                        + f"  x{fixture['setups']}"
+                    )
+                )
+    lines.extend(budget_lines(report))
+    if verbosity >= 0:
+        lines.append(Line("how measured: " + how_measured(session)))
+        for note in session.get("notes", []):
+            lines.append(Line(f"note: {note}"))
+    for warning in session.get("warnings", []):
+        lines.append(Line(f"warning: {warning}", "yellow"))
+    return lines
+
+
+def _extra_session_lines(session: dict[str, Any]) -> list[Line]:
+    """Lines that later parts of the report record add (GPUs, attribution...)."""
+    lines: list[Line] = []
+    for text in session.get("summary_lines", []):
+        lines.append(Line("  " + text))
+    return lines
+
+
+def budget_lines(report: dict[str, Any]) -> list[Line]:
+    session = report["session"]
+    warn = session["action"] == "warn"
+    lines: list[Line] = []
+    over = [t for t in report["tests"] if t["verdict"] == "exceeded"]
+    judged = [t for t in report["tests"] if t["verdict"] is not None]
+    if judged:
+        if over:
+            verb = "over budget (warning only: --carbon-action=warn)" if warn else "over budget"
+            lines.append(Line(f"{len(over)} of {len(judged)} tests with a budget are {verb}:", "yellow" if warn else "red"))
+            for test in over:
+                budget = test["budget"]
+                measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
+                lines.append(Line(f"  {test['nodeid']}: {measured} > {limit} (from {budget['source']})", "yellow" if warn else "red"))
+        else:
+            lines.append(Line(f"all {len(judged)} tests with a budget are within it", "green"))
+    budget = session.get("budget")
+    if budget:
+        measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
+        if budget["exceeded"]:
+            if warn:
+                lines.append(Line(f"session carbon budget exceeded (warning only): {measured} > {limit} (from {budget['source']})", "yellow"))
+            else:
+                lines.append(Line(f"session carbon budget exceeded: {measured} > {limit} (from {budget['source']})", "red"))
+        else:
+            lines.append(Line(f"session within carbon budget: {measured} <= {limit} (from {budget['source']})", "green"))
+    return lines

@@ -1,0 +1,192 @@
+"""One Settings object from CLI > pyproject [tool.pytest_carbon] > ini > defaults.
+
+Every value remembers where it came from, so an error can name its source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .accounting import parse_pue, resolve_intensity
+from .errors import CarbonConfigError
+from .meters import parse_meter_list
+from .quantities import Quantity, parse_quantity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+PYPROJECT_TABLE = "tool.pytest_carbon"
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Any
+    origin: str  # "--carbon-budget", "pyproject.toml [tool.pytest_carbon] budget", "default", ...
+
+
+def _quantity(raw: object, origin: str) -> Quantity:
+    return parse_quantity(raw, origin)
+
+
+def _choice(*choices: str) -> Callable[[object, str], str]:
+    def parse(raw: object, origin: str) -> str:
+        if not isinstance(raw, str) or raw.strip().lower() not in choices:
+            raise CarbonConfigError(raw, origin, "is not one of the choices", " or ".join(choices))
+        return raw.strip().lower()
+
+    return parse
+
+
+def _count(raw: object, origin: str) -> int:
+    accepted = "a whole number >= 0"
+    if isinstance(raw, bool):
+        raise CarbonConfigError(raw, origin, "is not a whole number", accepted)
+    try:
+        value = int(raw)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise CarbonConfigError(raw, origin, "is not a whole number", accepted) from None
+    if isinstance(raw, float) and raw != value or value < 0:
+        raise CarbonConfigError(raw, origin, "is not a whole number >= 0", accepted)
+    return value
+
+
+def _path(raw: object, origin: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise CarbonConfigError(raw, origin, "is not a file path", "a file path, e.g. 'carbon.json'")
+    return raw.strip()
+
+
+def _flag(raw: object, origin: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return raw.strip().lower() in ("true", "1", "yes", "on")
+    raise CarbonConfigError(raw, origin, "is not true or false", "true or false")
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    key: str  # pyproject key in [tool.pytest_carbon]
+    flag: str | None  # command-line flag
+    ini: str | None  # pytest ini option
+    parse: Callable[[object, str], Any]
+    default: Any
+    help: str
+    metavar: str = "VALUE"
+    is_switch: bool = False  # a flag without a value (store_true)
+
+
+OPTIONS: list[OptionSpec] = [
+    OptionSpec("budget", "--carbon-budget", "carbon_budget", _quantity, None,
+               "fail the session if it emits more than this (e.g. 5g, 200mg, 10Wh)", "QUANTITY"),
+    OptionSpec("test_budget", "--carbon-test-budget", "carbon_test_budget", _quantity, None,
+               "default budget for every test (markers and [tool.pytest_carbon.budgets] patterns win)", "QUANTITY"),
+    OptionSpec("action", "--carbon-action", "carbon_action", _choice("fail", "warn"), "fail",
+               "what a budget overrun does: fail (default) or warn", "fail|warn"),
+    OptionSpec("intensity", "--carbon-intensity", "carbon_intensity", resolve_intensity, None,
+               "grid intensity: gCO2e/kWh number or country code (default: world average)", "SPEC"),
+    OptionSpec("pue", "--carbon-pue", "carbon_pue", parse_pue, 1.0,
+               "data-centre power usage effectiveness (default 1.0)", "RATIO"),
+    OptionSpec("meters", "--carbon-meters", "carbon_meters", parse_meter_list, ("auto",),
+               "auto (default) or a comma-separated list of meters, e.g. rapl,estimate", "LIST"),
+    OptionSpec("top", "--carbon-top", "carbon_top", _count, 5,
+               "how many of the costliest tests the summary lists (default 5)", "N"),
+    OptionSpec("json", "--carbon-json", "carbon_json", _path, None,
+               "write the JSON report to this path", "PATH"),
+]
+TABLE_KEYS = {"budgets": "a table mapping node-id glob patterns to quantities"}
+
+
+def option_spec(key: str) -> OptionSpec:
+    return next(spec for spec in OPTIONS if spec.key == key)
+
+
+@dataclass(frozen=True)
+class PatternBudget:
+    pattern: str
+    limit: Quantity
+    origin: str
+
+
+@dataclass
+class Settings:
+    values: dict[str, Setting]
+    pyproject: Path | None = None
+    patterns: list[PatternBudget] = field(default_factory=list)
+    raw_table: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Setting:
+        return self.values[key]
+
+    def value(self, key: str) -> Any:
+        return self.values[key].value
+
+
+def find_pyproject(inipath: Path | None, rootpath: Path) -> Path | None:
+    """The pyproject.toml that configures this run: the ini file if it is one, else the
+    nearest one at or above the rootdir."""
+    if inipath is not None and inipath.name == "pyproject.toml":
+        return inipath
+    for directory in (rootpath, *rootpath.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_table(pyproject: Path | None) -> dict[str, Any]:
+    if pyproject is None:
+        return {}
+    try:
+        with pyproject.open("rb") as handle:
+            document = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise CarbonConfigError(str(pyproject), "pyproject.toml", f"cannot be read ({error})", "a valid TOML file") from None
+    table = document.get("tool", {}).get("pytest_carbon", {})
+    if not isinstance(table, dict):
+        raise CarbonConfigError(table, f"{pyproject} [tool] pytest_carbon", "is not a table", "a [tool.pytest_carbon] table")
+    return table
+
+
+def load_settings(
+    cli: dict[str, Any],
+    ini: dict[str, Any],
+    pyproject: Path | None,
+    ini_file: str = "ini",
+) -> Settings:
+    """Resolve every option. `cli` and `ini` map option keys to raw values (None = unset)."""
+    table = read_table(pyproject)
+    where = f"{pyproject.name if pyproject else 'pyproject.toml'} [{PYPROJECT_TABLE}]"
+    known = [spec.key for spec in OPTIONS] + list(TABLE_KEYS)
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise CarbonConfigError(key, f"{pyproject}", f"is an unknown key in [{PYPROJECT_TABLE}]{hint}", "the keys " + ", ".join(known))
+    values: dict[str, Setting] = {}
+    for spec in OPTIONS:
+        if cli.get(spec.key) not in (None, False) and spec.flag:
+            origin, raw = spec.flag, cli[spec.key]
+        elif spec.key in table:
+            origin, raw = f"{where} {spec.key}", table[spec.key]
+        elif ini.get(spec.key) not in (None, "") and spec.ini:
+            origin, raw = f"{ini_file} option {spec.ini}", ini[spec.key]
+        else:
+            values[spec.key] = Setting(spec.default if spec.key != "intensity" else resolve_intensity(None, "default"), "default")
+            continue
+        values[spec.key] = Setting(spec.parse(raw, origin), origin)
+    patterns: list[PatternBudget] = []
+    budgets = table.get("budgets", {})
+    if not isinstance(budgets, dict):
+        raise CarbonConfigError(budgets, f"{where} budgets", "is not a table", TABLE_KEYS["budgets"])
+    for pattern, raw in budgets.items():
+        origin = f"{where.rstrip(']')}.budgets] {pattern!r}"
+        patterns.append(PatternBudget(pattern, parse_quantity(raw, origin), origin))
+    return Settings(values, pyproject, patterns, table)
