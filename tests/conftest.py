@@ -28,3 +28,69 @@ ISOLATED_ENV = (
 def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ISOLATED_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # Inner runs load this plugin but not unrelated ones a developer may have installed
+    # (pytester itself clears PYTEST_ADDOPTS, so this is set after it).
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark -p no:randomly")
+    return pytester
+
+
+class PowercapTree:
+    """A fake /sys/class/powercap with real `name`, `energy_uj`, `max_energy_range_uj` files."""
+
+    def __init__(self, root):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def zone(self, zone_dir: str, name: str, energy_uj: int = 0, max_range_uj: int = 262143328850):
+        parts = zone_dir.split(":")
+        directory = self.root / f"{parts[0]}:{parts[1]}"
+        if len(parts) == 3:
+            directory = directory / zone_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "name").write_text(name + "\n")
+        (directory / "energy_uj").write_text(f"{energy_uj}\n")
+        (directory / "max_energy_range_uj").write_text(f"{max_range_uj}\n")
+        return directory
+
+    def set(self, zone_dir: str, energy_uj: int) -> None:
+        parts = zone_dir.split(":")
+        directory = self.root / f"{parts[0]}:{parts[1]}"
+        if len(parts) == 3:
+            directory = directory / zone_dir
+        (directory / "energy_uj").write_text(f"{energy_uj}\n")
+
+
+@pytest.fixture
+def powercap(tmp_path) -> PowercapTree:
+    return PowercapTree(tmp_path / "powercap")
+
+
+ENERGY_HELPER = '''
+import os
+from pathlib import Path
+
+ZONE = Path(os.environ["PYTEST_CARBON_POWERCAP_ROOT"]) / "intel-rapl:0"
+
+
+def burn(joules):
+    """Advance the fake RAPL package counter as if this much energy had been used."""
+    path = ZONE / "energy_uj"
+    path.write_text(str(int(path.read_text()) + round(joules * 1e6)))
+'''
+
+# At 3600 gCO2e/kWh, one joule is exactly one milligram of CO2e.
+ONE_JOULE_ONE_MG = ["--carbon-meters=rapl", "--carbon-intensity=3600"]
+
+
+@pytest.fixture
+def energy_suite(pytester, powercap, monkeypatch):
+    """A pytester dir whose tests can `from energy import burn` to spend known joules."""
+    powercap.zone("intel-rapl:0", "package-0")
+    monkeypatch.setenv("PYTEST_CARBON_POWERCAP_ROOT", str(powercap.root))
+    monkeypatch.setenv("COLUMNS", "300")  # keep short-summary lines whole
+    pytester.makepyfile(energy=ENERGY_HELPER)
+    return pytester
