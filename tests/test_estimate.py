@@ -1,0 +1,142 @@
+"""The estimate meter: CPU model recognition, power table, and energy from CPU time."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import pytest
+
+from pytest_carbon.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
+from pytest_carbon.meters.estimate import EstimateMeter, cpu_power_model
+
+BASE = CpuInfo("", "", None, None, None, 2, "test")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("AMD EPYC 7763 64-Core Processor", "EPYC 3rd Gen"),
+        ("AMD EPYC 7R32", "EPYC 2nd Gen"),
+        ("AMD EPYC 7571", "EPYC 1st Gen"),
+        ("AMD EPYC 9R14 96-Core Processor", "EPYC 4th Gen"),
+        ("Intel(R) Xeon(R) Platinum 8175M CPU @ 2.50GHz", "Skylake"),
+        ("Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", "Cascade Lake"),
+        ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "Ice Lake"),
+        ("Intel(R) Xeon(R) Platinum 8488C", "Sapphire Rapids"),
+        ("Intel(R) Xeon(R) Gold 6548Y+", "Emerald Rapids"),
+        ("Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz", "Broadwell"),
+        ("Intel(R) Xeon(R) CPU E5-2666 v3 @ 2.90GHz", "Haswell"),
+        ("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz", None),
+    ],
+)
+def test_microarchitecture_from_model_name(name, expected):
+    assert microarchitecture(dataclasses.replace(BASE, model_name=name))[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("vendor", "family", "model", "stepping", "expected"),
+    [
+        ("AuthenticAMD", 25, 17, 1, "EPYC 4th Gen"),
+        ("AuthenticAMD", 25, 1, 1, "EPYC 3rd Gen"),
+        ("AuthenticAMD", 23, 49, 0, "EPYC 2nd Gen"),
+        ("GenuineIntel", 6, 85, 4, "Skylake"),
+        ("GenuineIntel", 6, 85, 7, "Cascade Lake"),
+        ("GenuineIntel", 6, 106, 6, "Ice Lake"),
+        ("GenuineIntel", 6, 143, 8, "Sapphire Rapids"),
+        ("GenuineIntel", 6, 158, 10, None),
+    ],
+)
+def test_microarchitecture_from_family_and_model_when_the_name_hides_it(vendor, family, model, stepping, expected):
+    cpu = dataclasses.replace(BASE, model_name="Intel(R) Xeon(R) CPU @ 2.20GHz", vendor=vendor, family=family, model=model, stepping=stepping)
+    assert microarchitecture(cpu)[0] == expected
+
+
+def test_power_model_uses_the_table_row_and_labels_fallbacks():
+    known = cpu_power_model(dataclasses.replace(BASE, model_name="AMD EPYC 7763"))
+    assert (known.row, known.min_w, known.max_w, known.fallback) == ("EPYC 3rd Gen", 0.456, 1.957, False)
+    epyc = cpu_power_model(dataclasses.replace(BASE, model_name="AMD EPYC"))
+    assert epyc.fallback and "generation unknown" in epyc.row
+    assert 0.45 < epyc.min_w < 0.85 and 1.69 < epyc.max_w < 2.61  # within the EPYC rows it averages
+    unknown = cpu_power_model(dataclasses.replace(BASE, model_name="Some Laptop CPU"))
+    assert unknown.fallback and (unknown.min_w, unknown.max_w) == (0.74, 3.5)
+    assert "fallback" in unknown.describe()
+
+
+def test_cgroup_quota(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_quota(str(tmp_path)) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(str(tmp_path)) is None
+    assert cgroup_cpu_quota(str(tmp_path / "absent")) is None
+
+
+def _spin(seconds: float) -> float:
+    start = time.process_time()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        pass
+    return time.process_time() - start
+
+
+def test_estimate_follows_the_cpu_power_model():
+    meter = EstimateMeter(frozenset({"cpu"}), cpu=dataclasses.replace(BASE, model_name="AMD EPYC 7763", vcpus=2))
+    meter.start()
+    try:
+        t0 = time.perf_counter()
+        (before,) = meter.read()
+        time.sleep(0.2)
+        (idle,) = meter.read()
+        idle_dt = time.perf_counter() - t0
+        cpu_seconds = _spin(0.3)
+        (busy,) = meter.read()
+    finally:
+        meter.close()
+    floor = 2 * 0.456  # watts the two vCPUs draw idle
+    idle_energy = idle - before
+    # Idle: at least the floor for the interval; other processes may add a little.
+    assert floor * 0.2 <= idle_energy <= floor * idle_dt + (1.957 - 0.456) * 2 * idle_dt
+    # Busy: the floor plus (max - min) for every CPU-second this process spent.
+    assert busy - idle >= floor * 0.3 + (1.957 - 0.456) * cpu_seconds * 0.95
+
+
+def test_memory_term_uses_memory_in_use():
+    meter = EstimateMeter(frozenset({"memory"}))
+    meter.start()
+    try:
+        time.sleep(0.1)
+        (energy,) = meter.read()
+    finally:
+        meter.close()
+    import psutil
+
+    memory = psutil.virtual_memory()
+    watts = (memory.total - memory.available) / 1e9 * 0.392
+    assert energy == pytest.approx(watts * 0.1, rel=0.5)
+
+
+def test_busy_test_is_charged_for_its_cpu_time(pytester):
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_sleep():
+            time.sleep(0.25)
+
+        def test_busy():
+            deadline = time.perf_counter() + 0.25
+            while time.perf_counter() < deadline:
+                pass
+        """
+    )
+    pytester.runpytest("--carbon-meters=estimate", "--carbon-json=r.json").assert_outcomes(passed=2)
+    tests = {t["nodeid"].split("::")[1]: t for t in json.loads((pytester.path / "r.json").read_text())["tests"]}
+    model = cpu_power_model(read_cpuinfo())
+    floor = model.vcpus * model.min_w
+    # Lower bounds only: other processes on the machine can add energy, never remove it.
+    sleep_cpu = tests["test_sleep"]["by_channel"]["estimate/cpu"]
+    busy_cpu = tests["test_busy"]["by_channel"]["estimate/cpu"]
+    assert sleep_cpu >= floor * 0.25
+    assert busy_cpu >= floor * 0.25 + (model.max_w - model.min_w) * 0.2
+    assert tests["test_busy"]["by_channel"].keys() == {"estimate/cpu", "estimate/memory"}
