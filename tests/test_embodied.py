@@ -113,17 +113,20 @@ def test_ini_switch_and_host_vcpus_share(pytester: pytest.Pytester) -> None:
     assert embodied["resource_share_source"] == f"{report['session']['vcpus']} of 512 host vCPUs"
 
 
-def test_bad_hardware_table_is_a_usage_error(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    ("pyproject", "says"),
+    [
+        (
+            "[tool.pytest_carbon.embodied_hardware]\nlifetime = 5\n",
+            "[tool.pytest_carbon.embodied_hardware]: 'lifetime' is an unknown key (did you mean 'lifetime_years'?)",
+        ),
+        ('[tool.pytest_carbon]\nembodied = "sometimes"\n', "[tool.pytest_carbon] embodied: 'sometimes' is not true or false"),
+        ("[tool.pytest_carbon]\nembodied_hardware = 3\n", "[tool.pytest_carbon] embodied_hardware: 3 is not a table"),
+    ],
+)
+def test_bad_embodied_settings_are_usage_errors(pytester: pytest.Pytester, pyproject: str, says: str) -> None:
     pytester.makepyfile(test_a="def test_a():\n    pass\n")
-    pytester.makepyprojecttoml("[tool.pytest_carbon.embodied_hardware]\nlifetime = 5\n")
+    pytester.makepyprojecttoml(pyproject)
     result = pytester.runpytest_subprocess(*QUIET_PLUGINS)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "[tool.pytest_carbon.embodied_hardware]: 'lifetime' is an unknown key (did you mean 'lifetime_years'?)" in result.stderr.str()
-
-
-def test_bad_embodied_switch_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="def test_a():\n    pass\n")
-    pytester.makepyprojecttoml('[tool.pytest_carbon]\nembodied = "sometimes"\n')
-    result = pytester.runpytest_subprocess(*QUIET_PLUGINS)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "[tool.pytest_carbon] embodied: 'sometimes' is not true or false" in result.stderr.str()
+    assert says in result.stderr.str()

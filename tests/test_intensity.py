@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from accounting_helpers import operational, run_json
+from accounting_helpers import QUIET_PLUGINS, operational, run_json
 
 from pytest_carbon.accounting import Intensity, choose_pue, resolve_intensity
 from pytest_carbon.cli_intensities import main as intensities_main
@@ -226,7 +226,7 @@ def test_unknown_region_is_a_usage_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str, value: str, named: str
 ) -> None:
     pytester.makepyfile(test_a="def test_a():\n    pass\n")
-    args = ["-p", "no:cacheprovider"]
+    args = [*QUIET_PLUGINS]
     if how == "flag":
         args.append(f"--carbon-intensity={value}")
     elif how == "pyproject":
