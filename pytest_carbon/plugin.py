@@ -18,6 +18,7 @@ from .errors import CarbonConfigError
 from .ledger import BETWEEN, CALL, COLLECTION, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
 from .measure import CarbonMeasurer
 from .meters import MeterOptions, MeterSet, select_meters
+from .model import model_from_settings
 from .outcomes import combine
 from .quantities import format_energy, format_mass
 from .report import record as report_record
@@ -77,7 +78,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
 
 
 def build_model(settings: Settings) -> CarbonModel:
-    return CarbonModel(settings.value("intensity"), settings.value("pue"), settings["pue"].origin)
+    return model_from_settings(settings)
 
 
 class BudgetFailure(TerminalRepr):
@@ -121,6 +122,7 @@ class CarbonPlugin:
             action=self.action,
             warnings=self.meter_set.warnings,
         )
+        self.facts.warnings.extend(self.model.warnings)
         self.budgets: dict[str, Budget] = {}
         self.report: dict[str, Any] | None = None
         self.session_verdict: Verdict | None = None

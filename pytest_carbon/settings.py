@@ -91,9 +91,13 @@ OPTIONS: list[OptionSpec] = [
     OptionSpec("action", "--carbon-action", "carbon_action", _choice("fail", "warn"), "fail",
                "what a budget overrun does: fail (default) or warn", "fail|warn"),
     OptionSpec("intensity", "--carbon-intensity", "carbon_intensity", resolve_intensity, None,
-               "grid intensity: gCO2e/kWh number or country code (default: world average)", "SPEC"),
-    OptionSpec("pue", "--carbon-pue", "carbon_pue", parse_pue, 1.0,
-               "data-centre power usage effectiveness (default 1.0)", "RATIO"),
+               "grid intensity: gCO2e/kWh number, world, country code (FR), gcp:/aws:/azure:<region>, "
+               "auto, or live:<zone> (default: world average)", "SPEC"),
+    OptionSpec("pue", "--carbon-pue", "carbon_pue", parse_pue, None,
+               "data-centre power usage effectiveness (default: the provider's preset for a cloud region, else 1.0)", "RATIO"),
+    OptionSpec("embodied", "--carbon-embodied", "carbon_embodied", _flag, False,
+               "include the hardware's embodied emissions (SCI share; see [tool.pytest_carbon.embodied_hardware])",
+               is_switch=True),
     OptionSpec("meters", "--carbon-meters", "carbon_meters", parse_meter_list, ("auto",),
                "auto (default) or a comma-separated list of meters, e.g. rapl,estimate", "LIST"),
     OptionSpec("top", "--carbon-top", "carbon_top", _count, 5,
@@ -101,7 +105,10 @@ OPTIONS: list[OptionSpec] = [
     OptionSpec("json", "--carbon-json", "carbon_json", _path, None,
                "write the JSON report to this path", "PATH"),
 ]
-TABLE_KEYS = {"budgets": "a table mapping node-id glob patterns to quantities"}
+TABLE_KEYS = {
+    "budgets": "a table mapping node-id glob patterns to quantities",
+    "embodied_hardware": "a table describing the hardware for embodied emissions (total_kg, cpus, memory_gb, ...)",
+}
 
 
 def option_spec(key: str) -> OptionSpec:

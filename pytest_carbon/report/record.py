@@ -87,6 +87,7 @@ def test_dict(record: TestRecord, facts: RunFacts) -> dict[str, Any]:
         "co2e_g": model.co2e_g(energy, duration),
         "operational_g": model.operational_g(energy),
         "embodied_g": model.embodied_g(duration),
+        "sci_g": model.sci_g(energy, duration),
         "phases": {name: _part(record, i, facts) for i, name in enumerate(PHASES)},
         "by_meter": _by_meter(record.channel_totals(), facts.channels),
         "by_channel": _by_channel(record.channel_totals(), facts.channels),
@@ -195,6 +196,7 @@ def build_report(
         "vcpus": facts.vcpus,
         "warnings": list(facts.warnings),
         "notes": list(facts.notes),
+        **model.report_fields(energy, session_duration, len(tests)),
     }
     if extra_session:
         session.update(extra_session)
