@@ -8,6 +8,7 @@ from importlib import import_module
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "meters": ("pytest_carbon.cli_meters", "what this machine can measure, what it lacks, and how to fix it"),
+    "intensities": ("pytest_carbon.cli_intensities", "list the bundled grid intensities (countries, cloud regions)"),
 }
 
 

@@ -123,14 +123,14 @@ def test_header_line_says_what_measures_and_with_which_intensity(energy_suite):
     energy_suite.makepyfile(test_s=SIMPLE)
     result = energy_suite.runpytest("--carbon-meters=rapl", "--carbon-intensity=FR")
     result.stdout.fnmatch_lines(
-        ["carbon: rapl package-0 [[]measured[]] | intensity 44.18 gCO2e/kWh (France (FR), Ember 2024; from --carbon-intensity) | PUE 1.0 (default) | embodied emissions excluded"]
+        ["carbon: rapl package-0 [[]measured[]] | intensity 44.18 gCO2e/kWh (France (FR), Ember 2024; from --carbon-intensity) | PUE 1.0 (default: no data-centre overhead assumed) | embodied emissions excluded (use --carbon-embodied to include)"]
     )
 
 
 def test_default_intensity_is_the_labelled_world_average(pytester):
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest("--carbon-meters=estimate")
-    result.stdout.fnmatch_lines(["carbon: estimate (CPU time x * [[]estimated[]] | intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default) | PUE 1.0 (default)*"])
+    result.stdout.fnmatch_lines(["carbon: estimate (CPU time x * [[]estimated[]] | intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default) | PUE 1.0 (default: *"])
 
 
 def test_summary_shows_session_meters_top_tests_and_verdicts(energy_suite):
