@@ -187,12 +187,11 @@ class CarbonPlugin:
 
     # -- the test protocol -------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
-        location = item.location
-        record = self.ledger.test(item.nodeid, (location[0], location[1] + 1 if location[1] is not None else None))
-        self.ledger.boundary(record, SETUP)
-        return (yield)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        # A plain hook right before setup: cheaper than wrapping pytest_runtest_setup.
+        line = location[1] + 1 if location[1] is not None else None
+        self.ledger.boundary(self.ledger.test(nodeid, (location[0], line)), SETUP)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -358,6 +357,10 @@ class CarbonPlugin:
         if not self._closed:
             self._closed = True
             self.meter_set.close()
+            # Let go of per-test data before pytest's final garbage collection passes.
+            self.report = None
+            self.ledger.tests.clear()
+            self.ledger.fixtures.clear()
 
 
 def write_line(terminalreporter: Any, line: Line) -> None:

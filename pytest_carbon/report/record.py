@@ -74,10 +74,30 @@ def _part(record: EnergyRecord, part: int, facts: RunFacts) -> dict[str, Any]:
 
 
 def test_dict(record: TestRecord, facts: RunFacts) -> dict[str, Any]:
-    energy = record.total_energy
-    duration = record.total_duration
-    verdict: Verdict | None = record.verdict  # type: ignore[assignment]
+    # Runs once per test at the end of the session: kept lean, it is most of the report's cost.
     model = facts.model
+    channels = facts.channels
+    count = record.channels
+    energy_array = record.energy
+    durations = record.durations
+    totals = [0.0] * count
+    phases: dict[str, Any] = {}
+    for index, name in enumerate(PHASES):
+        start = index * count
+        phase_energy = 0.0
+        for c in range(count):
+            value = energy_array[start + c]
+            totals[c] += value
+            phase_energy += value
+        phase_duration = durations[index]
+        phases[name] = {
+            "duration_s": phase_duration,
+            "energy_j": phase_energy,
+            "co2e_g": model.co2e_g(phase_energy, phase_duration),
+        }
+    energy = sum(totals)
+    duration = sum(durations)
+    verdict: Verdict | None = record.verdict  # type: ignore[assignment]
     result: dict[str, Any] = {
         "nodeid": record.nodeid,
         "location": {"path": record.location[0], "line": record.location[1]},
@@ -88,9 +108,9 @@ def test_dict(record: TestRecord, facts: RunFacts) -> dict[str, Any]:
         "operational_g": model.operational_g(energy),
         "embodied_g": model.embodied_g(duration),
         "sci_g": model.sci_g(energy, duration),
-        "phases": {name: _part(record, i, facts) for i, name in enumerate(PHASES)},
-        "by_meter": _by_meter(record.channel_totals(), facts.channels),
-        "by_channel": _by_channel(record.channel_totals(), facts.channels),
+        "phases": phases,
+        "by_meter": _by_meter(totals, channels),
+        "by_channel": _by_channel(totals, channels),
         "budget": verdict.to_dict() if verdict is not None else None,
         "verdict": None if verdict is None else ("exceeded" if verdict.exceeded else "ok"),
         "flags": list(record.flags),

@@ -1,0 +1,100 @@
+"""Overhead of pytest-carbon on a suite of trivial tests, and memory per test record.
+
+Runs the same generated suite with the plugin on and with `-p no:carbon`, alternating,
+and prints the median wall time of each and their ratio (target <= 1.02, limit 1.05).
+Then measures the memory one test record takes (target < 1 KB).
+
+    python benchmarks/overhead.py [--tests 5000] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+# Plugins that have nothing to do with the measurement are left out of both runs alike.
+UNRELATED = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:randomly"]
+
+
+def make_suite(root: Path, tests: int, per_file: int = 100) -> None:
+    for start in range(0, tests, per_file):
+        count = min(per_file, tests - start)
+        body = "\n".join(f"def test_{start + i}():\n    pass\n" for i in range(count))
+        (root / f"test_trivial_{start // per_file:03d}.py").write_text(body)
+    (root / "pytest.ini").write_text("[pytest]\n")
+
+
+def run(root: Path, plugin_on: bool) -> float:
+    args = [sys.executable, "-m", "pytest", "-q", *UNRELATED, str(root)]
+    if not plugin_on:
+        args[3:3] = ["-p", "no:carbon"]
+    start = time.perf_counter()
+    completed = subprocess.run(args, cwd=root, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if completed.returncode != 0:
+        raise SystemExit(f"pytest failed ({completed.returncode}):\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+    return elapsed
+
+
+def memory_per_record(tests: int) -> float:
+    from pytest_carbon.ledger import BETWEEN, CALL, SETUP, TEARDOWN, Ledger
+    from pytest_carbon.meters import MeterSet, MeterOptions, select_meters
+
+    selection = select_meters(("auto",), MeterOptions(), "benchmark")
+    meters = MeterSet(selection.meters)
+    meters.start()
+    ledger = Ledger(meters.read, len(meters.channels))
+    nodeids = [f"tests/test_module_{i // 100:03d}.py::test_case_number_{i}" for i in range(tests)]
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for nodeid in nodeids:
+        record = ledger.test(nodeid, ("tests/test_module.py", 10))
+        ledger.boundary(record, SETUP)
+        ledger.boundary(record, CALL)
+        ledger.boundary(record, TEARDOWN)
+        record.outcome = "passed"
+        ledger.boundary(ledger.overhead, BETWEEN)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    meters.close()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    return grown / tests
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tests", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="carbon-overhead-") as folder:
+        root = Path(folder)
+        make_suite(root, args.tests)
+        run(root, True)  # warm the file cache and bytecode
+        on: list[float] = []
+        off: list[float] = []
+        for round_number in range(args.rounds):
+            order = (True, False) if round_number % 2 == 0 else (False, True)
+            for plugin_on in order:
+                (on if plugin_on else off).append(run(root, plugin_on))
+    median_on, median_off = statistics.median(on), statistics.median(off)
+    ratio = median_on / median_off
+    per_test_us = (median_on - median_off) / args.tests * 1e6
+    print(f"suite: {args.tests} trivial tests, {args.rounds} alternating rounds")
+    print(f"plugin on : median {median_on:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in on)})")
+    print(f"plugin off: median {median_off:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in off)})")
+    print(f"ratio on/off: {ratio:.4f}  (target <= 1.02, limit 1.05)  ~{per_test_us:.1f} us per test")
+    per_record = memory_per_record(args.tests)
+    print(f"memory per test record: {per_record:.0f} bytes (target < 1024)")
+    verdict = "ok" if ratio <= 1.05 and per_record < 1024 else "OVER LIMIT"
+    print(f"verdict: {verdict}")
+    return 0 if verdict == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
