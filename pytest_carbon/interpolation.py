@@ -18,8 +18,8 @@ from .meters import MeterSet
 FLAG = "gpu-interpolated"
 # A test is flagged when its GPU counters updated fewer times than this while it ran...
 MIN_UPDATES = 2
-# ...or when extrapolation supplies more than this share of its GPU energy.
-MAX_SHARE = 0.1
+# ...or when extrapolation supplies more than a quarter of its GPU energy.
+MAX_SHARE = 0.25
 
 
 class Interpolating(Protocol):
