@@ -31,11 +31,13 @@ class InterpolationFlags:
         self._set = meter_set
         self._meters = meters
         self._indices = channel_indices
-        self._start: tuple[int, float] | None = None
+        self._start: tuple[int, float] | None = None  # at the running test's start
 
-    def _state(self) -> tuple[int, float]:
+    def _state(self) -> tuple[int, float] | None:
         states = [m.interpolation_state() for m in self._meters if m.name not in self._set.dropped]
-        return min((s[0] for s in states), default=0), sum(s[1] for s in states)
+        if not states:  # every GPU meter was dropped: nothing is interpolated any more
+            return None
+        return min(s[0] for s in states), sum(s[1] for s in states)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -44,9 +46,10 @@ class InterpolationFlags:
 
     def test_finished(self, item: pytest.Item, record: TestRecord, report: pytest.TestReport) -> None:
         start, self._start = self._start, None
-        if start is None:
+        end = self._state()
+        if start is None or end is None:
             return
-        updates, extra = self._state()
+        updates, extra = end
         totals = record.channel_totals()
         energy = sum(totals[i] for i in self._indices)
         if updates - start[0] < MIN_UPDATES or abs(extra - start[1]) > MAX_SHARE * energy:
