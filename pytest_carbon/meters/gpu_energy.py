@@ -31,7 +31,7 @@ SETTLE_TIMEOUT_S = 0.3
 class CounterTrack:
     """One energy counter (joules, monotone, stepping) read into extrapolated joules."""
 
-    __slots__ = ("origin", "raw", "steps", "history", "rate", "reported", "extra")
+    __slots__ = ("origin", "raw", "steps", "history", "rate", "reported", "extra", "unchanged_t")
 
     def __init__(self, raw_j: float, t: float, initial_watts: float) -> None:
         self.origin = raw_j
@@ -41,16 +41,20 @@ class CounterTrack:
         self.rate = max(0.0, initial_watts)
         self.reported = 0.0
         self.extra = 0.0  # joules of the last reported value that came from extrapolation
+        self.unchanged_t = t  # the last time the counter was seen unchanged
 
     def update(self, raw_j: float, t: float) -> float:
         if raw_j != self.raw:
+            # The step happened between the last unchanged look and now: take the middle.
+            step_t = (self.unchanged_t + t) * 0.5
             self.raw = raw_j
             self.steps += 1
             history = self.history
-            history.append((t, raw_j))
+            history.append((step_t, raw_j))
             first_t, first_raw = history[0]
-            if t > first_t:
-                self.rate = max(0.0, (raw_j - first_raw) / (t - first_t))
+            if step_t > first_t:
+                self.rate = max(0.0, (raw_j - first_raw) / (step_t - first_t))
+        self.unchanged_t = t
         base = self.raw - self.origin
         ahead = t - self.history[-1][0]
         value = base + self.rate * (ahead if ahead < HORIZON_S else HORIZON_S)
