@@ -281,7 +281,7 @@ def test_short_tests_get_interpolated_figures_and_a_flag(pytester, monkeypatch, 
     pytester.makepyfile(SUITE + "\nimport pytest\n@pytest.mark.parametrize('i', range(12))\ndef test_short(i):\n    time.sleep(0.02)\n")
     result, report = run_json(pytester, "-v")
     assert result.ret == 0
-    short = [t for t in report["tests"] if "test_short" in t["nodeid"]]
+    short = [t for t in report["tests"] if "::test_short" in t["nodeid"]]
     assert len(short) == 14 and all("gpu-interpolated" in t["flags"] for t in short)
     # Not 0 and not a whole 30 J step: about 300 W over each test's own duration.
     ratios = sorted(t["by_meter"]["nvml"] / (300 * t["duration_s"]) for t in short)
