@@ -24,6 +24,8 @@ HORIZON_S = 0.25
 RATE_WINDOW = 5
 # How often the sampler looks at the source: a few times per ~100 ms update period.
 POLL_INTERVAL_S = 0.025
+# While a read that overshot is caught up with, energy advances at this share of recent power.
+CATCH_UP = 0.5
 # How long settle() waits for a fresh update at the end of the session.
 SETTLE_TIMEOUT_S = 0.3
 
@@ -41,7 +43,7 @@ class CounterTrack:
         self.rate = max(0.0, initial_watts)
         self.reported = 0.0
         self.extra = 0.0  # joules of the last reported value that came from extrapolation
-        self.unchanged_t = t  # the last time the counter was seen unchanged
+        self.unchanged_t = t  # the time of the previous look at the counter
 
     def update(self, raw_j: float, t: float) -> float:
         if raw_j != self.raw:
@@ -54,12 +56,15 @@ class CounterTrack:
             first_t, first_raw = history[0]
             if step_t > first_t:
                 self.rate = max(0.0, (raw_j - first_raw) / (step_t - first_t))
-        self.unchanged_t = t
         base = self.raw - self.origin
         ahead = t - self.history[-1][0]
         value = base + self.rate * (ahead if ahead < HORIZON_S else HORIZON_S)
         if value < self.reported:
-            value = self.reported
+            # An earlier read overshot (power fell): go on at half the recent power, so that
+            # the gap closes without handing the next tests zero.
+            catching_up = ahead < HORIZON_S
+            value = self.reported + (CATCH_UP * self.rate * max(0.0, t - self.unchanged_t) if catching_up else 0.0)
+        self.unchanged_t = t
         self.reported = value
         self.extra = value - base
         return value
