@@ -22,8 +22,8 @@ from .base import Channel
 HORIZON_S = 0.25
 # Counter steps kept for the recent-power estimate (about 0.4 s at 100 ms per step).
 RATE_WINDOW = 5
-# How often the sampler looks at the source: a few times per ~100 ms update period.
-POLL_INTERVAL_S = 0.025
+# How often the sampler looks at the source: twice per ~100 ms update period.
+POLL_INTERVAL_S = 0.05
 # While a read that overshot is caught up with, energy advances at this share of recent power.
 CATCH_UP = 0.5
 # How long settle() waits for a fresh update at the end of the session.
