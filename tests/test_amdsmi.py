@@ -25,19 +25,24 @@ def test_init_failure_is_explained(monkeypatch):
     assert not probe.available and "AmdSmiLibraryException" in probe.summary
 
 
-@pytest.mark.parametrize("key", ["energy_accumulator", "power"])
-def test_accumulator_times_resolution(monkeypatch, key):
+def clocked_meter(monkeypatch, config, seconds):
+    """The amdsmi meter on a hand-moved clock, polled as the sampler would for `seconds`."""
     clock = FakeClock()
-    module = install(monkeypatch, "amdsmi", FAKE_AMDSMI_DIR, {"devices": [MI300], "accumulator_key": key})
+    module = install(monkeypatch, "amdsmi", FAKE_AMDSMI_DIR, config)
     module.set_clock(clock)
-    probe = probe_amdsmi("visible", {})
-    meter = probe.meter
+    meter = probe_amdsmi("visible", {}).meter
     meter._clock = clock
-    assert meter.counter == [True]
     meter.start()
-    for _ in range(80):
+    for _ in range(round(seconds / 0.025)):
         clock.advance(0.025)
         meter.poll()
+    return meter
+
+
+@pytest.mark.parametrize("key", ["energy_accumulator", "power"])
+def test_accumulator_times_resolution(monkeypatch, key):
+    meter = clocked_meter(monkeypatch, {"devices": [MI300], "accumulator_key": key}, 2.0)
+    assert meter.counter == [True]
     meter.settle(timeout_s=0)
     (energy,) = meter.read()
     assert 500 * 1.9 - 0.01 <= energy <= 500 * 2.0  # the counter lags by at most one 100 ms update
@@ -45,16 +50,8 @@ def test_accumulator_times_resolution(monkeypatch, key):
 
 
 def test_power_path_when_no_counter(monkeypatch):
-    clock = FakeClock()
-    module = install(monkeypatch, "amdsmi", FAKE_AMDSMI_DIR, {"devices": [{**MI300, "energy_counter": False}]})
-    module.set_clock(clock)
-    meter = probe_amdsmi("visible", {}).meter
-    meter._clock = clock
+    meter = clocked_meter(monkeypatch, {"devices": [{**MI300, "energy_counter": False}]}, 1.0)
     assert meter.counter == [False]
-    meter.start()
-    for _ in range(40):
-        clock.advance(0.025)
-        meter.poll()
     assert meter.read()[0] == pytest.approx(500 * 1.0, rel=0.01)
 
 

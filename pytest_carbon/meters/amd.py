@@ -15,8 +15,7 @@ from typing import Any
 
 from .base import Probe
 from .gpu_devices import GpuDevice, choose_gpus
-from .gpu_energy import GpuMeter
-from .nvml import describe_gpus, gpu_channel
+from .gpu_energy import Reading, gpu_probe
 
 _FIX = "nothing to do without AMD GPUs; otherwise install ROCm 6.3 or newer with its amdsmi Python package"
 
@@ -94,27 +93,20 @@ def _probe_initialised(amdsmi: ModuleType, gpus: str, environ: Mapping[str, str]
         hip_environ["CUDA_VISIBLE_DEVICES"] = visible
     choice = choose_gpus(devices, gpus, hip_environ, origin)
     notes = [n.replace("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in environ else "CUDA_VISIBLE_DEVICES") for n in choice.notes]
-    chosen: list[tuple[GpuDevice, Any, bool]] = []
-    for device in choice.devices:
-        handle = handles[device.index]
-        counter = _works(lambda: _accumulator(amdsmi.amdsmi_get_energy_count(handle)))
-        if not counter and not _works(lambda: _socket_power(amdsmi.amdsmi_get_power_info(handle))):
-            notes.append(f"GPU {device.index} ({device.name}) reports neither energy nor power through amdsmi and is not metered")
-            continue
-        chosen.append((device, handle, counter))
-    if not chosen:
-        _shutdown(amdsmi)
-        return Probe("amdsmi", False, "no AMD GPU that reports energy or power is selected for this run", notes=notes)
-    meter = GpuMeter(
-        "amdsmi",
-        AmdSmiSource(amdsmi, [handle for _, handle, _ in chosen]),
-        tuple(gpu_channel("amdsmi", device, counter, choice) for device, _, counter in chosen),
-        [counter for _, _, counter in chosen],
-        describe_gpus("amdsmi", chosen, choice),
-        notes,
+    return gpu_probe(
+        "amdsmi", "amdsmi", choice, notes, dict(enumerate(handles)),
+        lambda handle: _reading_mode(amdsmi, handle),
+        lambda chosen: AmdSmiSource(amdsmi, chosen),
+        lambda: _shutdown(amdsmi),
     )
-    names = ", ".join(f"GPU {d.index} {d.name}" for d, _, _ in chosen)
-    return Probe("amdsmi", True, f"amdsmi reads {names}", meter=meter, covers=frozenset({"gpu"}), notes=notes)
+
+
+def _reading_mode(amdsmi: ModuleType, handle: Any) -> Reading | None:
+    if _works(lambda: _accumulator(amdsmi.amdsmi_get_energy_count(handle))):
+        return "counter"
+    if _works(lambda: _socket_power(amdsmi.amdsmi_get_power_info(handle))):
+        return "power"
+    return None
 
 
 def _works(call: Any) -> bool:

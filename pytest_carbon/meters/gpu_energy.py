@@ -13,10 +13,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol
 
-from .base import Channel
+from .base import Channel, Probe
+from .gpu_devices import GpuChoice, GpuDevice
 
 # Extrapolate at most this far past the last update: beyond it the source has stalled.
 HORIZON_S = 0.25
@@ -222,3 +223,62 @@ def _safe_power(source: GpuSource, position: int) -> float:
         return source.power_w(position)
     except Exception:
         return 0.0
+
+
+Reading = Literal["counter", "power"]
+
+
+def gpu_probe(
+    kind: str,
+    library: str,
+    choice: GpuChoice,
+    notes: list[str],
+    handles: Mapping[int, Any],
+    reading: Callable[[Any], Reading | None],
+    make_source: Callable[[list[Any]], GpuSource],
+    shutdown: Callable[[], None],
+) -> Probe:
+    """The probe result for the chosen GPUs of one library: a GpuMeter, or why not."""
+    chosen: list[tuple[GpuDevice, Any, bool]] = []
+    for device in choice.devices:
+        handle = handles[device.index]
+        how = reading(handle)
+        if how is None:
+            notes.append(f"GPU {device.index} ({device.name}) reports neither energy nor power through {library} and is not metered")
+            continue
+        chosen.append((device, handle, how == "counter"))
+    if not chosen:
+        shutdown()
+        return Probe(kind, False, f"the selected GPUs report neither energy nor power through {library}", notes=notes)
+    meter = GpuMeter(
+        kind,
+        make_source([handle for _, handle, _ in chosen]),
+        tuple(gpu_channel(kind, device, counter, choice) for device, _, counter in chosen),
+        [counter for _, _, counter in chosen],
+        describe_gpus(kind, chosen, choice),
+        notes,
+    )
+    names = ", ".join(f"GPU {d.index} {d.name}" for d, _, _ in chosen)
+    return Probe(kind, True, f"{library} reads {names}", meter=meter, covers=frozenset({"gpu"}), notes=notes)
+
+
+def gpu_channel(meter: str, device: GpuDevice, counter: bool, choice: GpuChoice) -> Channel:
+    details = [
+        ("name", device.name),
+        ("uuid", device.uuid),
+        ("index", str(device.index)),
+        ("reading", "energy counter" if counter else f"power polled every {POLL_INTERVAL_S * 1000:.0f} ms, integrated"),
+    ]
+    mig = choice.mig.get(device.index)
+    if mig:
+        details.append(("mig", f"{', '.join(mig)}: metered through the whole parent GPU"))
+    return Channel(meter, f"GPU {device.index} {device.name}", "gpu", tuple(details))
+
+
+def describe_gpus(meter: str, chosen: list[tuple[GpuDevice, Any, bool]], choice: GpuChoice) -> str:
+    parts = []
+    for device, _, counter in chosen:
+        how = "energy counter" if counter else "power polling"
+        mig = " for its MIG instances" if choice.mig.get(device.index) else ""
+        parts.append(f"GPU {device.index} {device.name} ({device.uuid[:12]}) {how}{mig}")
+    return f"{meter} " + ", ".join(parts) + " [measured]"

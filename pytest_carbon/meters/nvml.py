@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from .base import Channel, Probe
-from .gpu_devices import GpuChoice, GpuDevice, choose_gpus, wants_mig
-from .gpu_energy import POLL_INTERVAL_S, GpuMeter
+from .base import Probe
+from .gpu_devices import GpuDevice, choose_gpus, wants_mig
+from .gpu_energy import Reading, gpu_probe
 
 _FIX_DRIVER = (
     "nothing to do on a machine without NVIDIA GPUs; otherwise install the NVIDIA driver "
@@ -80,27 +80,12 @@ def _probe_initialised(pynvml: ModuleType, gpus: str, environ: Mapping[str, str]
     if not choice.devices:
         _shutdown(pynvml)
         return Probe("nvml", False, f"no NVIDIA GPU is selected for this run ({len(devices)} on the machine)", notes=notes)
-    chosen: list[tuple[GpuDevice, Any, bool]] = []
-    for device in choice.devices:
-        handle = handles[device.index]
-        how = _reading_mode(pynvml, handle)
-        if how is None:
-            notes.append(f"GPU {device.index} ({device.name}) reports neither energy nor power through NVML and is not metered")
-            continue
-        chosen.append((device, handle, how == "counter"))
-    if not chosen:
-        _shutdown(pynvml)
-        return Probe("nvml", False, "the selected NVIDIA GPUs report neither energy nor power", notes=notes)
-    meter = GpuMeter(
-        "nvml",
-        NvmlSource(pynvml, [handle for _, handle, _ in chosen]),
-        tuple(gpu_channel("nvml", device, counter, choice) for device, _, counter in chosen),
-        [counter for _, _, counter in chosen],
-        describe_gpus("nvml", chosen, choice),
-        notes,
+    return gpu_probe(
+        "nvml", "NVML", choice, notes, handles,
+        lambda handle: _reading_mode(pynvml, handle),
+        lambda chosen: NvmlSource(pynvml, chosen),
+        lambda: _shutdown(pynvml),
     )
-    names = ", ".join(f"GPU {d.index} {d.name}" for d, _, _ in chosen)
-    return Probe("nvml", True, f"NVML reads {names}", meter=meter, covers=frozenset({"gpu"}), notes=notes)
 
 
 def _enumerate(pynvml: ModuleType, with_mig: bool) -> tuple[list[GpuDevice], dict[int, Any]]:
@@ -143,7 +128,7 @@ def _mig_uuids(pynvml: ModuleType, handle: Any) -> tuple[str, ...]:
         return ()
 
 
-def _reading_mode(pynvml: ModuleType, handle: Any) -> str | None:
+def _reading_mode(pynvml: ModuleType, handle: Any) -> Reading | None:
     try:
         pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
         return "counter"
@@ -154,28 +139,6 @@ def _reading_mode(pynvml: ModuleType, handle: Any) -> str | None:
         return "power"
     except pynvml.NVMLError:
         return None
-
-
-def gpu_channel(meter: str, device: GpuDevice, counter: bool, choice: GpuChoice) -> Channel:
-    details = [
-        ("name", device.name),
-        ("uuid", device.uuid),
-        ("index", str(device.index)),
-        ("reading", "energy counter" if counter else f"power polled every {POLL_INTERVAL_S * 1000:.0f} ms, integrated"),
-    ]
-    mig = choice.mig.get(device.index)
-    if mig:
-        details.append(("mig", f"{', '.join(mig)}: metered through the whole parent GPU"))
-    return Channel(meter, f"GPU {device.index} {device.name}", "gpu", tuple(details))
-
-
-def describe_gpus(meter: str, chosen: list[tuple[GpuDevice, Any, bool]], choice: GpuChoice) -> str:
-    parts = []
-    for device, _, counter in chosen:
-        how = "energy counter" if counter else "power polling"
-        mig = " for its MIG instances" if choice.mig.get(device.index) else ""
-        parts.append(f"GPU {device.index} {device.name} ({device.uuid[:12]}) {how}{mig}")
-    return f"{meter} " + ", ".join(parts) + " [measured]"
 
 
 def _text(value: Any) -> str:

@@ -8,17 +8,13 @@ or `configure({...})`. Without configuration: one H100 drawing 300 W.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-_spec = importlib.util.spec_from_file_location("fake_gpu_power", Path(__file__).resolve().parent.parent / "fake_gpu_power.py")
-assert _spec is not None and _spec.loader is not None
-_power = sys.modules.get("fake_gpu_power") or importlib.util.module_from_spec(_spec)
-if "fake_gpu_power" not in sys.modules:
-    sys.modules["fake_gpu_power"] = _power
-    _spec.loader.exec_module(_power)
+# The shared synthetic GPU lives one directory up, outside what is put on PYTHONPATH.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+import fake_gpu_power as _power  # noqa: E402
 
 NVML_SUCCESS = 0
 NVML_ERROR_UNINITIALIZED = 1
