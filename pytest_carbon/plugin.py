@@ -15,6 +15,7 @@ from .accounting import CarbonModel
 from .budgets import Budget, Verdict, judge, resolve_test_budget
 from .cpuinfo import read_cpuinfo
 from .errors import CarbonConfigError
+from .interpolation import interpolation_flags
 from .ledger import BETWEEN, CALL, COLLECTION, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
 from .measure import CarbonMeasurer
 from .meters import MeterOptions, MeterSet, select_meters
@@ -103,7 +104,7 @@ class CarbonPlugin:
         self.settings = settings
         self.model = build_model(settings)
         self.action: str = settings.value("action")
-        options = MeterOptions()
+        options = MeterOptions(gpus=settings.value("gpus"), gpus_origin=settings["gpus"].origin)
         self.selection = select_meters(settings.value("meters"), options, settings["meters"].origin)
         self.meter_set = MeterSet(self.selection.meters)
         self.meter_set.start()
@@ -121,6 +122,7 @@ class CarbonPlugin:
             start_wall=dt.datetime.now(dt.timezone.utc),
             action=self.action,
             warnings=self.meter_set.warnings,
+            notes=[note for m in self.meter_set.meters for note in getattr(m, "notes", ())],
         )
         self.facts.warnings.extend(self.model.warnings)
         self.budgets: dict[str, Budget] = {}
@@ -129,6 +131,10 @@ class CarbonPlugin:
         # Extension points: called with each finished test's record, and with the final report.
         self.test_listeners: list[Callable[[pytest.Item, TestRecord, pytest.TestReport], None]] = []
         self.report_writers: list[Callable[[dict[str, Any]], None]] = []
+        gpu_flags = interpolation_flags(self.meter_set)
+        if gpu_flags is not None:
+            self.test_listeners.append(gpu_flags.test_finished)
+            config.pluginmanager.register(gpu_flags, "carbon-gpu-interpolation")
         self._tearing_down: dict[int, object] = {}
         self._closed = False
         json_path = settings.value("json")
@@ -289,6 +295,7 @@ class CarbonPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.meter_set.settle()
         self.ledger.finish()
         self.meter_set.close()
         self.facts.end_wall = dt.datetime.now(dt.timezone.utc)

@@ -15,6 +15,7 @@ from typing import Any
 from .accounting import parse_pue, resolve_intensity
 from .errors import CarbonConfigError
 from .meters import parse_meter_list
+from .meters.gpu_devices import parse_gpus
 from .quantities import Quantity, parse_quantity
 
 if sys.version_info >= (3, 11):
@@ -100,6 +101,9 @@ OPTIONS: list[OptionSpec] = [
                is_switch=True),
     OptionSpec("meters", "--carbon-meters", "carbon_meters", parse_meter_list, ("auto",),
                "auto (default) or a comma-separated list of meters, e.g. rapl,estimate", "LIST"),
+    OptionSpec("gpus", "--carbon-gpus", "carbon_gpus", parse_gpus, "visible",
+               "GPUs to meter: visible (default, as CUDA_VISIBLE_DEVICES allows), all, or indices such as 0,2",
+               "all|visible|LIST"),
     OptionSpec("top", "--carbon-top", "carbon_top", _count, 5,
                "how many of the costliest tests the summary lists (default 5)", "N"),
     OptionSpec("json", "--carbon-json", "carbon_json", _path, None,

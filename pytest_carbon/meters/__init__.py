@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from ..errors import CarbonConfigError
 from .base import Channel, Meter, Probe
+from .amd import probe_amdsmi
 from .estimate import probe_estimate
+from .nvml import probe_nvml
 from .rapl import probe_rapl
 
 # Components the estimate can stand in for when nothing measures them.
@@ -19,7 +21,8 @@ ESTIMABLE = frozenset({"cpu", "memory"})
 
 @dataclass(frozen=True)
 class MeterOptions:
-    gpus: str = "visible"
+    gpus: str = "visible"  # normalised --carbon-gpus value: all, visible or "0,2"
+    gpus_origin: str = "default"
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -28,6 +31,8 @@ ProbeFunction = Callable[[MeterOptions], Probe]
 # Measured sources, in the order they are tried. GPU meters register here too.
 MEASURED_PROBES: dict[str, ProbeFunction] = {
     "rapl": lambda options: probe_rapl(options.environ.get("PYTEST_CARBON_POWERCAP_ROOT")),
+    "nvml": lambda options: probe_nvml(options.gpus, options.environ, options.gpus_origin),
+    "amdsmi": lambda options: probe_amdsmi(options.gpus, options.environ, options.gpus_origin),
 }
 
 
@@ -60,6 +65,8 @@ def probe_all(options: MeterOptions) -> dict[str, Probe]:
     for kind, probe in MEASURED_PROBES.items():
         try:
             probes[kind] = probe(options)
+        except CarbonConfigError:  # e.g. --carbon-gpus names a GPU that does not exist
+            raise
         except Exception as error:  # a broken driver must not stop the run
             probes[kind] = Probe(kind, False, f"probe failed: {type(error).__name__}: {error}")
     return probes
@@ -158,6 +165,16 @@ class MeterSet:
                 f"meter {meter.name} failed and was dropped for the rest of the session ({why}); "
                 "its energy after that point is missing from the figures"
             )
+
+    def settle(self) -> None:
+        """Before the session's last read: let meters that extrapolate take exact values."""
+        for meter in self.meters:
+            settle = getattr(meter, "settle", None)
+            if settle is not None and meter.name not in self.dropped:
+                try:
+                    settle()
+                except Exception as error:
+                    self.drop(meter, error)
 
     def close(self) -> None:
         if self._sampler is not None:
