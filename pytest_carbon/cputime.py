@@ -12,7 +12,6 @@ import os
 import time
 from pathlib import Path
 
-import psutil
 
 
 class MachineCpuTime:
@@ -39,6 +38,8 @@ class MachineCpuTime:
 
     def _machine_busy(self) -> float:
         if self._machine_fd is None:
+            import psutil
+
             times = psutil.cpu_times()
             return sum(times) - times.idle - getattr(times, "iowait", 0.0) - getattr(times, "steal", 0.0)
         text = os.pread(self._machine_fd, 8192, 0)
@@ -53,6 +54,8 @@ class MachineCpuTime:
 
     def _own_ticks(self) -> float:
         if self._self_fd is None:
+            import psutil
+
             times = psutil.Process().cpu_times()
             return times.user + times.system
         text = os.pread(self._self_fd, 4096, 0)

@@ -11,12 +11,8 @@ import json
 import math
 import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 
 DEFAULT_API_URL = "https://api.electricitymap.org"
@@ -93,6 +89,11 @@ def _timeout(environ: Mapping[str, str]) -> float:
 
 
 def _request(base_url: str, zone: str, key: str, timeout: float) -> LiveReading:
+    import urllib.error  # imported here: only a live intensity needs the network stack
+    import urllib.parse
+    import urllib.request
+    from http.client import HTTPException
+
     url = f"{base_url.rstrip('/')}/v3/carbon-intensity/latest?{urllib.parse.urlencode({'zone': zone})}"
     request = urllib.request.Request(url, headers={"auth-token": key, "Accept": "application/json"})
     try:

@@ -6,7 +6,9 @@ import csv
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Table:
 
 @lru_cache(maxsize=None)
 def load_table(name: str) -> Table:
-    text = resources.files("pytest_carbon.data").joinpath(name).read_text(encoding="utf-8")
+    text = (DATA / name).read_text(encoding="utf-8")
     header = tuple(line[1:].strip() for line in text.splitlines() if line.startswith("#"))
     body = "\n".join(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
     rows = tuple(dict(row) for row in csv.DictReader(io.StringIO(body)))

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from statistics import fmean
 
-import psutil
 
 from ..constants import constant
 from ..cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
@@ -68,6 +67,19 @@ def cpu_power_model(cpu: CpuInfo) -> CpuPowerModel:
     return CpuPowerModel("unknown CPU (Cloud Carbon Footprint average)", low, high, how, True, cpu.vcpus)
 
 
+def memory_in_use_bytes(meminfo: str = "/proc/meminfo") -> float:
+    """Memory in use (total - available), from /proc/meminfo where it exists, else psutil."""
+    try:
+        with open(meminfo, "rb") as handle:
+            fields = dict(line.split(b":", 1) for line in handle.read().splitlines() if b":" in line)
+        return (int(fields[b"MemTotal"].split()[0]) - int(fields[b"MemAvailable"].split()[0])) * 1024.0
+    except (OSError, KeyError, ValueError):
+        import psutil
+
+        memory = psutil.virtual_memory()
+        return float(memory.total - memory.available)
+
+
 class EstimateMeter:
     name = "estimate"
     measured = False
@@ -99,8 +111,7 @@ class EstimateMeter:
         self._memory_refreshed = now
 
     def _memory_watts(self) -> float:
-        memory = psutil.virtual_memory()
-        return (memory.total - memory.available) / 1e9 * self.memory_w_per_gb
+        return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
 
     def _advance_memory(self, now: float) -> float:
         self._memory_j += self._memory_w * (now - self._memory_t)
