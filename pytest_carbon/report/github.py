@@ -71,7 +71,7 @@ def annotations(report: dict[str, Any], rootpath: Path, workspace: str | None = 
                 found.append((f"carbon regression: {change['name']}", f"grew {limit}: {describe_change(change, unit)}", where))
         if comparison["session"]["status"] == "regressed":
             found.append(("carbon regression: session", f"the session grew {limit}: {describe_change(comparison['session'], unit)}", {}))
-    lines = [command(kind, message, title=title, **where) for title, message, where in found[:PER_KIND]]
+    lines = [command(kind, message, **where, title=title) for title, message, where in found[:PER_KIND]]
     if len(found) > PER_KIND:
         rest = len(found) - PER_KIND + 1
         lines[-1] = command(kind, f"{rest} more carbon budget overruns or regressions: see the job summary or the JSON report", title="pytest-carbon")

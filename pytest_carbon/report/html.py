@@ -35,7 +35,7 @@ th{background:#f6f8fa;position:sticky;top:0}table.sortable th{cursor:pointer;use
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
 .exceeded{color:#cf222e;font-weight:600}.ok{color:#1a7f37}.failed,.error{color:#cf222e}.skipped,.xfailed{color:#59636e}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
+figure{margin:0 0 20px}figcaption{font-weight:600;margin-bottom:4px}figure svg{max-width:960px;display:block}
 svg text{font:12px system-ui,sans-serif;fill:#1f2328}svg .v{fill:#59636e}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dt{color:#59636e}dd{margin:0}
@@ -82,7 +82,7 @@ def bar_chart(rows: list[tuple[str, list[tuple[float, str, str]], str]], title: 
     if not rows:
         return f'<p class="muted">{e(title)}: nothing to show.</p>'
     biggest = max(sum(v for v, _, _ in segments) for _, segments, _ in rows) or 1.0
-    span = CHART_WIDTH - LABEL_WIDTH - 110
+    span = CHART_WIDTH - LABEL_WIDTH - 200  # room for the value text after the longest bar
     height = ROW_HEIGHT * len(rows) + 8
     parts = [f'<svg role="img" aria-label="{e(title)}" viewBox="0 0 {CHART_WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet">']
     for index, (label, segments, value_text) in enumerate(rows):
@@ -272,7 +272,7 @@ def render_html(report: dict[str, Any]) -> str:
         f'<p class="muted">{e(where)}</p>{warnings}'
         f'<h2 id="budgets">Budgets</h2>{budgets_section(report)}'
         f"{comparison_section(report)}"
-        f'<h2 id="charts">Where the energy went</h2><div class="grid">{tests_chart(report)}{meters_chart(report)}</div>'
+        f'<h2 id="charts">Where the energy went</h2><div class="charts">{tests_chart(report)}{meters_chart(report)}</div>'
         f'<h2 id="all-tests">All {len(report["tests"])} tests</h2><p class="muted">Click a heading to sort.</p>{tests_table(report)}'
         f'<h2 id="shared-fixtures">Shared fixtures</h2>{fixtures_table(report)}'
         f"{settings_section(report)}"

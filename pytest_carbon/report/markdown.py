@@ -30,9 +30,10 @@ def cell(text: object) -> str:
 
 
 def code(text: str) -> str:
+    """A code span in a table cell: literal text, so only line breaks and pipes need care."""
     if "`" in text:
         return cell(text)
-    return f"`{cell(text)}`"
+    return "`" + text.replace("\r", " ").replace("\n", " ").replace("|", "\\|") + "`"
 
 
 def table(header: list[str], rows: list[list[str]], align: str = "") -> list[str]:
