@@ -58,13 +58,6 @@ def test_overruns_become_annotations_on_the_test_line(pytester: pytest.Pytester,
     assert param[1]["title"] == "carbon budget exceeded%3A test_ann.py%3A%3Atest_param[a%2Cb%3Ac%25d]"
 
 
-def test_no_annotations_outside_github(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_ann=SUITE)
-    result = pytester.runpytest()
-    assert result.ret == 1
-    assert parse(result.stdout.str()) == []
-
-
 def test_paths_are_relative_to_the_workspace(tmp_path: Path) -> None:
     root = tmp_path / "repo" / "sub"
     root.mkdir(parents=True)

@@ -76,7 +76,7 @@ def parse(text: str) -> Page:
 @pytest.fixture
 def html_run(pytester: pytest.Pytester) -> tuple[Page, dict[str, Any], Path]:
     make_suite(pytester)
-    pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.02 J"\n')
+    pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\n')
     assert pytester.runpytest("--carbon-json=base.json").ret == 0
     set_work(pytester, MUCH)
     result = pytester.runpytest("--carbon-html=report/carbon.html", "--carbon-json=new.json", "--carbon-budget=1 kJ",
