@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_carbon.report.github import PER_KIND, annotations, command, escape_data, escape_property
+from pytest_carbon.report.github import PER_KIND, command, escape_data, escape_property, workflow_commands
 
 SUITE = """
 import pytest
@@ -68,10 +68,10 @@ def test_paths_are_relative_to_the_workspace(tmp_path: Path) -> None:
              "budget": {"measured": 2.0, "limit": 1.0, "unit": "gCO2e", "source": "@pytest.mark.carbon"}},
         ],
     }
-    lines = annotations(report, root, str(tmp_path / "repo"))
+    lines = workflow_commands(report, root, str(tmp_path / "repo"))
     assert lines[0].startswith("::error file=sub/t.py,line=7,title=")
     assert lines[1] == "::error title=session carbon budget exceeded::the test session emitted 2.00 J > 1.00 J (from --carbon-budget)"
-    assert annotations(report, root, None)[0].startswith("::error file=t.py,line=7,")
+    assert workflow_commands(report, root, None)[0].startswith("::error file=t.py,line=7,")
 
 
 def test_regressions_are_annotated_and_capped(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_regressions_are_annotated_and_capped(tmp_path: Path) -> None:
         "comparison": {"failed": True, "unit": "J", "fail_pct": 10.0, "baseline": "base.json", "tests": changes,
                        "session": {"before": 1.0, "after": 1.0, "change_pct": 0.0, "status": "same"}},
     }
-    lines = annotations(report, tmp_path)
+    lines = workflow_commands(report, tmp_path)
     assert len(lines) == PER_KIND
     assert lines[0] == "::error file=t.py,line=0,title=carbon regression%3A t.py%3A%3Atest_0::grew more than 10%25 against base.json: 1.00 J -> 3.00 J (+200%25)"
     assert lines[-1] == "::error title=pytest-carbon::6 more carbon budget overruns or regressions: see the job summary or the JSON report"

@@ -50,7 +50,7 @@ def _verdict_text(budget: dict[str, Any]) -> str:
     return f"{measured} > {limit} (from {budget['source']})"
 
 
-def annotations(report: dict[str, Any], rootpath: Path, workspace: str | None = None) -> list[str]:
+def workflow_commands(report: dict[str, Any], rootpath: Path, workspace: str | None = None) -> list[str]:
     session = report["session"]
     kind = "warning" if session.get("action") == "warn" else "error"
     found: list[tuple[str, str, dict[str, object]]] = []
@@ -95,7 +95,7 @@ class AnnotationWriter:
         self.__name__ = "GitHub annotations"
 
     def __call__(self, report: dict[str, Any]) -> None:
-        lines = annotations(report, self.rootpath, os.environ.get("GITHUB_WORKSPACE"))
+        lines = workflow_commands(report, self.rootpath, os.environ.get("GITHUB_WORKSPACE"))
         if not lines:
             return
         stream = self.stream or sys.stdout
