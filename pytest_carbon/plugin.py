@@ -13,6 +13,7 @@ from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from .accounting import CarbonModel
 from .budgets import Budget, Verdict, judge, resolve_test_budget
+from .compare import Baseline, compare, load_baseline
 from .cpuinfo import read_cpuinfo
 from .errors import CarbonConfigError
 from .interpolation import interpolation_flags
@@ -24,6 +25,7 @@ from .outcomes import combine
 from .quantities import format_energy, format_mass
 from .report import record as report_record
 from .report.json_report import write_json
+from .report.outputs import JUnitProperties, report_writers, settings_record
 from .report.terminal import Line, header_line, render
 from .settings import OPTIONS, Settings, find_pyproject, load_settings
 
@@ -137,6 +139,14 @@ class CarbonPlugin:
             config.pluginmanager.register(gpu_flags, "carbon-gpu-interpolation")
         self._tearing_down: dict[int, object] = {}
         self._closed = False
+        self.report_writers.extend(report_writers(settings, config.rootpath))
+        if getattr(config.option, "xmlpath", None):
+            self.test_listeners.append(JUnitProperties(self.model, self.budgets))
+        # Read before the placeholder JSON is written: the baseline may be the same file.
+        compare_path = settings.value("compare")
+        self.baseline: Baseline | None = load_baseline(Path(config.rootpath, compare_path)) if compare_path else None
+        if self.baseline is not None and self.baseline.warning:
+            self.facts.warnings.append(self.baseline.warning)
         json_path = settings.value("json")
         if json_path:
             self.json_path: Path | None = Path(config.rootpath, json_path) if not Path(json_path).is_absolute() else Path(json_path)
@@ -307,6 +317,12 @@ class CarbonPlugin:
         elif session.shouldfail:
             interrupted = f"stopped early: {session.shouldfail}"
         self.report = self.build_report(complete=interrupted is None, interrupted=interrupted)
+        self.report["session"]["settings"] = settings_record(self.settings)
+        if self.baseline is not None and self.baseline.report is not None:
+            self.report["comparison"] = compare(
+                self.baseline.report, self.report, baseline=self.baseline.path,
+                fail_pct=self.settings.value("compare_fail"), minimum=self.settings.value("compare_min"),
+            ).to_dict()
         self.judge_session(session)
         self.write_reports()
 
@@ -327,7 +343,8 @@ class CarbonPlugin:
 
     def judge_session(self, session: pytest.Session) -> None:
         verdict = self.session_verdict
-        if verdict is not None and verdict.exceeded and self.action == "fail":
+        regressed = bool(self.report and self.report.get("comparison", {}).get("failed"))
+        if (verdict is not None and verdict.exceeded or regressed) and self.action == "fail":
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -6,6 +6,7 @@ Every value remembers where it came from, so an error can name its source.
 from __future__ import annotations
 
 import difflib
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,20 @@ def _path(raw: object, origin: str) -> str:
     return raw.strip()
 
 
+def _percent(raw: object, origin: str) -> float:
+    accepted = "a percentage >= 0, e.g. 10, '10' or '10%'"
+    text = raw.strip().removesuffix("%").strip() if isinstance(raw, str) else raw
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise CarbonConfigError(raw, origin, "is not a percentage", accepted)
+    try:
+        value = float(text)
+    except ValueError:
+        raise CarbonConfigError(raw, origin, "is not a percentage", accepted) from None
+    if not math.isfinite(value) or value < 0:
+        raise CarbonConfigError(raw, origin, "is not a percentage >= 0", accepted)
+    return value
+
+
 def _flag(raw: object, origin: str) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -108,6 +123,16 @@ OPTIONS: list[OptionSpec] = [
                "how many of the costliest tests the summary lists (default 5)", "N"),
     OptionSpec("json", "--carbon-json", "carbon_json", _path, None,
                "write the JSON report to this path", "PATH"),
+    OptionSpec("md", "--carbon-md", "carbon_md", _path, None,
+               "write a Markdown summary to this path (also appended to $GITHUB_STEP_SUMMARY when set)", "PATH"),
+    OptionSpec("html", "--carbon-html", "carbon_html", _path, None,
+               "write a self-contained HTML report with charts to this path", "PATH"),
+    OptionSpec("compare", "--carbon-compare", "carbon_compare", _path, None,
+               "compare with this earlier JSON report (a missing file only warns)", "PATH"),
+    OptionSpec("compare_fail", "--carbon-compare-fail", "carbon_compare_fail", _percent, None,
+               "fail the run when a test or the session grows by more than PCT percent against --carbon-compare", "PCT"),
+    OptionSpec("compare_min", "--carbon-compare-min", "carbon_compare_min", _quantity, None,
+               "noise floor for the comparison: smaller changes never count (default 1 J)", "QUANTITY"),
 ]
 TABLE_KEYS = {
     "budgets": "a table mapping node-id glob patterns to quantities",

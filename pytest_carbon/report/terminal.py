@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..compare import summary_lines as comparison_summary
 from ..quantities import format_energy, format_mass, format_pair
 
 
@@ -95,6 +96,7 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
                     )
                 )
     lines.extend(budget_lines(report))
+    lines.extend(Line(text, style) for text, style in comparison_summary(report))
     if verbosity >= 0:
         lines.append(Line("how measured: " + how_measured(session)))
         for note in session.get("notes", []):

@@ -1,0 +1,262 @@
+"""Compare a run with a baseline report: per-test and session growth, new and removed tests.
+
+Works on two report records (the dicts of `report.record`), so the plugin and the
+`python -m pytest_carbon compare` command share it. Nothing here runs per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .quantities import Quantity, format_energy, format_mass
+from .report.record import SCHEMA, SCHEMA_VERSION
+
+# Changes smaller than this never count: estimated energy of short tests moves with
+# scheduling noise, so a floor in absolute terms keeps them from flapping.
+DEFAULT_MIN = Quantity(1.0, "energy", "1 J")
+NOT_COMPARED = ("skipped", "xfailed")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    path: str
+    report: dict[str, Any] | None
+    warning: str | None = None
+
+
+def load_baseline(path: str | os.PathLike[str]) -> Baseline:
+    """Read a baseline report; any problem becomes a warning naming the path, never an error."""
+    shown = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except FileNotFoundError:
+        return Baseline(shown, None, f"no baseline to compare with: {shown} does not exist (normal on a first run)")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return Baseline(shown, None, f"cannot read the baseline {shown}: {error}")
+    problem = _schema_problem(report)
+    if problem:
+        return Baseline(shown, None, f"cannot use the baseline {shown}: {problem}")
+    if not report.get("complete", False):
+        reason = report.get("interrupted") or "incomplete"
+        return Baseline(shown, None, f"cannot use the baseline {shown}: that run did not finish ({reason})")
+    return Baseline(shown, report)
+
+
+def _schema_problem(report: object) -> str | None:
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        return f"it is not a pytest-carbon report (no \"schema\": \"{SCHEMA}\")"
+    version = report.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        return f"schema_version {version!r} is newer than this pytest-carbon reads ({SCHEMA_VERSION})"
+    session, tests = report.get("session"), report.get("tests")
+    if not isinstance(session, dict) or not isinstance(tests, list):
+        return "it has no session or tests"
+    if not isinstance(session.get("energy_j"), (int, float)) or not isinstance(session.get("co2e_g"), (int, float)):
+        return "its session has no energy_j or co2e_g figure"
+    return None
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    before: float
+    after: float
+    status: str  # "regressed", "grew", "shrank", "same"
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+    @property
+    def percent(self) -> float | None:
+        """Growth in percent; None when the baseline figure is zero (any growth is infinite)."""
+        if self.before == 0:
+            return 0.0 if self.after == 0 else None
+        return 100.0 * (self.after - self.before) / self.before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "before": self.before,
+            "after": self.after,
+            "change": self.change,
+            "change_pct": self.percent,
+            "status": self.status,
+        }
+
+
+def classify(before: float, after: float, minimum: float, fail_pct: float | None) -> str:
+    change = after - before
+    if abs(change) < minimum or change == 0:
+        return "same"
+    if change < 0:
+        return "shrank"
+    if fail_pct is not None and (before == 0 or 100.0 * change / before > fail_pct):
+        return "regressed"
+    return "grew"
+
+
+@dataclass
+class Comparison:
+    baseline: str
+    metric: str  # "energy_j" or "co2e_g"
+    minimum: Quantity
+    fail_pct: float | None
+    session: Change
+    tests: list[Change]
+    new: list[str]
+    removed: list[str]
+    not_compared: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressed(self) -> list[Change]:
+        return [t for t in self.tests if t.status == "regressed"]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressed) or self.session.status == "regressed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "metric": self.metric,
+            "unit": unit_of(self.metric),
+            "min_change": self.minimum.amount,
+            "min_change_text": self.minimum.text,
+            "fail_pct": self.fail_pct,
+            "failed": self.failed,
+            "session": self.session.to_dict(),
+            "tests": [t.to_dict() for t in sorted(self.tests, key=lambda t: t.change, reverse=True)],
+            "regressed": [t.name for t in self.regressed],
+            "new": self.new,
+            "removed": self.removed,
+            "not_compared": self.not_compared,
+            "notes": self.notes,
+        }
+
+
+def unit_of(metric: str) -> str:
+    return "J" if metric == "energy_j" else "gCO2e"
+
+
+def compare(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    baseline: str,
+    fail_pct: float | None = None,
+    minimum: Quantity | None = None,
+) -> Comparison:
+    """Compare two report records. The noise floor's dimension picks the figure compared:
+    energy (the default, independent of grid intensity) or gCO2e."""
+    floor = minimum or DEFAULT_MIN
+    metric = "energy_j" if floor.dimension == "energy" else "co2e_g"
+    old_tests = {t["nodeid"]: t for t in old["tests"]}
+    new_tests = {t["nodeid"]: t for t in new["tests"]}
+    changes: list[Change] = []
+    not_compared: list[str] = []
+    for nodeid, test in new_tests.items():
+        before_test = old_tests.get(nodeid)
+        if before_test is None:
+            continue
+        if test.get("outcome") in NOT_COMPARED or before_test.get("outcome") in NOT_COMPARED:
+            not_compared.append(nodeid)
+            continue
+        before, after = float(before_test[metric]), float(test[metric])
+        changes.append(Change(nodeid, before, after, classify(before, after, floor.amount, fail_pct)))
+    before_total, after_total = float(old["session"][metric]), float(new["session"][metric])
+    session = Change("session", before_total, after_total, classify(before_total, after_total, floor.amount, fail_pct))
+    return Comparison(
+        baseline=baseline,
+        metric=metric,
+        minimum=floor,
+        fail_pct=fail_pct,
+        session=session,
+        tests=changes,
+        new=[n for n in new_tests if n not in old_tests],
+        removed=[n for n in old_tests if n not in new_tests],
+        not_compared=not_compared,
+        notes=comparability_notes(old, new, metric),
+    )
+
+
+def comparability_notes(old: dict[str, Any], new: dict[str, Any], metric: str) -> list[str]:
+    """Differences between the two runs that make their figures less comparable."""
+    notes = []
+    old_session, new_session = old["session"], new["session"]
+    old_meters = sorted(m.get("name", "?") for m in old_session.get("meters", []))
+    new_meters = sorted(m.get("name", "?") for m in new_session.get("meters", []))
+    if old_meters != new_meters:
+        notes.append(f"the runs used different meters ({', '.join(old_meters) or 'none'} before, {', '.join(new_meters) or 'none'} now)")
+    if old_session.get("cpu_model") != new_session.get("cpu_model"):
+        notes.append(f"the runs ran on different CPUs ({old_session.get('cpu_model')} before, {new_session.get('cpu_model')} now)")
+    if metric == "co2e_g":
+        for key, label in (("intensity_g_per_kwh", "grid intensity"), ("pue", "PUE"), ("embodied_included", "embodied emissions")):
+            if old_session.get(key) != new_session.get(key):
+                notes.append(f"the {label} differs ({old_session.get(key)} before, {new_session.get(key)} now)")
+    if not new.get("complete", True):
+        notes.append("this run did not finish, so tests it did not reach are listed as removed")
+    return notes
+
+
+def format_value(value: float, unit: str) -> str:
+    return format_energy(value) if unit == "J" else format_mass(value)
+
+
+def format_percent(percent: float | None) -> str:
+    if percent is None:
+        return "new cost"
+    return f"{percent:+.0f}%" if abs(percent) >= 1 else f"{percent:+.1f}%"
+
+
+def describe_change(change: dict[str, Any], unit: str) -> str:
+    return (
+        f"{format_value(change['before'], unit)} -> {format_value(change['after'], unit)} "
+        f"({format_percent(change['change_pct'])})"
+    )
+
+
+def summary_lines(report: dict[str, Any], limit: int = 10) -> list[tuple[str, str]]:
+    """A few terminal lines (text, style) about report["comparison"], if there is one."""
+    comparison = report.get("comparison")
+    if not comparison:
+        return []
+    unit = comparison["unit"]
+    warn = report["session"].get("action") == "warn"
+    bad = "yellow" if warn else "red"
+    lines: list[tuple[str, str]] = []
+    session = comparison["session"]
+    head = f"compared with {comparison['baseline']}: session {describe_change(session, unit)}"
+    counts = f"{len(comparison['new'])} new, {len(comparison['removed'])} removed tests"
+    lines.append((f"{head}; {counts}", "bold"))
+    fail = comparison["fail_pct"]
+    regressed = [t for t in comparison["tests"] if t["status"] == "regressed"]
+    if comparison["failed"]:
+        suffix = " (warning only: --carbon-action=warn)" if warn else ""
+        what = []
+        if regressed:
+            what.append(f"{len(regressed)} test{'s' if len(regressed) != 1 else ''}")
+        if session["status"] == "regressed":
+            what.append("the session")
+        lines.append((f"carbon regression: {' and '.join(what)} grew by more than {fail:g}% "
+                      f"(and more than {comparison['min_change_text']}){suffix}:", bad))
+        if session["status"] == "regressed":
+            lines.append((f"  session: {describe_change(session, unit)}", bad))
+        for test in regressed[:limit]:
+            lines.append((f"  {test['name']}: {describe_change(test, unit)}", bad))
+        if len(regressed) > limit:
+            lines.append((f"  ... and {len(regressed) - limit} more (see the JSON report)", bad))
+    else:
+        grew = [t for t in comparison["tests"] if t["status"] == "grew"]
+        if fail is not None:
+            lines.append((f"no regression beyond {fail:g}% (noise floor {comparison['min_change_text']})", "green"))
+        for test in grew[: min(limit, 3)]:
+            lines.append((f"  grew: {test['name']}: {describe_change(test, unit)}", ""))
+    for note in comparison["notes"]:
+        lines.append((f"  note: {note}", ""))
+    return lines

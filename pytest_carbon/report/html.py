@@ -1,0 +1,286 @@
+"""One self-contained HTML report: inline CSS, inline SVG charts, a small inline sorting script.
+
+Nothing is fetched from the network, so the file opens the same from a CI artifact, an
+e-mail or a laptop without a connection.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from ..compare import describe_change, format_percent, format_value
+from ..quantities import format_energy, format_mass, format_pair
+from .terminal import how_measured
+
+PHASES = ("setup", "call", "teardown")
+PHASE_COLOURS = {"setup": "#7570b3", "call": "#1b9e77", "teardown": "#d95f02"}
+MEASURED_COLOUR = "#1b9e77"
+ESTIMATED_COLOUR = "#a6761d"
+CHART_TESTS = 15
+CHART_WIDTH = 960
+LABEL_WIDTH = 380
+ROW_HEIGHT = 22
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;background:#fff}
+main{max-width:1200px;margin:0 auto;padding:16px 24px 48px}
+h1{font-size:22px;margin:8px 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+.headline{font-size:18px;margin:4px 0 12px}.muted{color:#59636e}
+.banner{padding:8px 12px;border-radius:6px;margin:8px 0}.bad{background:#ffebe9;border:1px solid #ff8182}
+.warn{background:#fff8c5;border:1px solid #d4a72c}.good{background:#dafbe1;border:1px solid #4ac26b}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f6f8fa;position:sticky;top:0}table.sortable th{cursor:pointer;user-select:none}
+table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
+.exceeded{color:#cf222e;font-weight:600}.ok{color:#1a7f37}.failed,.error{color:#cf222e}.skipped,.xfailed{color:#59636e}
+figure{margin:0 0 20px}figcaption{font-weight:600;margin-bottom:4px}figure svg{max-width:960px;display:block}
+svg text{font:12px system-ui,sans-serif;fill:#1f2328}svg .v{fill:#59636e}
+.legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dt{color:#59636e}dd{margin:0}
+"""
+
+SCRIPT = """
+(function(){
+  function key(c){var v=c.getAttribute('data-v');
+    if(v!==null){var n=parseFloat(v);if(!isNaN(n)){return {n:n};}}
+    return {s:(v!==null?v:c.textContent).trim().toLowerCase()};}
+  function sort(table,col,dir){
+    var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+    rows.sort(function(a,b){var x=key(a.cells[col]),y=key(b.cells[col]);
+      if(x.n!==undefined&&y.n!==undefined){return dir*(x.n-y.n);}
+      var p=x.s!==undefined?x.s:String(x.n),q=y.s!==undefined?y.s:String(y.n);return dir*(p<q?-1:p>q?1:0);});
+    rows.forEach(function(r){body.appendChild(r);});
+    var ths=table.tHead.rows[0].cells;
+    for(var i=0;i<ths.length;i++){ths[i].removeAttribute('aria-sort');}
+    ths[col].setAttribute('aria-sort',dir>0?'ascending':'descending');
+  }
+  var tables=document.querySelectorAll('table.sortable');
+  for(var t=0;t<tables.length;t++){(function(table){
+    var ths=table.tHead.rows[0].cells;
+    for(var i=0;i<ths.length;i++){(function(i){ths[i].addEventListener('click',function(){
+      sort(table,i,ths[i].getAttribute('aria-sort')==='descending'?1:-1);});})(i);}
+    var first=table.getAttribute('data-sort');if(first!==null){sort(table,parseInt(first,10),-1);}
+    table.setAttribute('data-ready','1');
+  })(tables[t]);}
+})();
+"""
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _n(value: float, text: str) -> str:
+    """A numeric cell: shown as text, sorted by the raw value."""
+    return f'<td class="n" data-v="{value!r}">{e(text)}</td>'
+
+
+def bar_chart(rows: list[tuple[str, list[tuple[float, str, str]], str]], title: str) -> str:
+    """Horizontal bars: (label, [(value, colour, tooltip) segments], value text) per row."""
+    if not rows:
+        return f'<p class="muted">{e(title)}: nothing to show.</p>'
+    biggest = max(sum(v for v, _, _ in segments) for _, segments, _ in rows) or 1.0
+    span = CHART_WIDTH - LABEL_WIDTH - 200  # room for the value text after the longest bar
+    height = ROW_HEIGHT * len(rows) + 8
+    parts = [f'<svg role="img" aria-label="{e(title)}" viewBox="0 0 {CHART_WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet">']
+    for index, (label, segments, value_text) in enumerate(rows):
+        y = 4 + index * ROW_HEIGHT
+        shown = label if len(label) <= 58 else "\u2026" + label[-57:]
+        parts.append(f'<text x="{LABEL_WIDTH - 8}" y="{y + 15}" text-anchor="end"><title>{e(label)}</title>{e(shown)}</text>')
+        x = float(LABEL_WIDTH)
+        for value, colour, tooltip in segments:
+            width = span * value / biggest
+            if width > 0:
+                parts.append(f'<rect class="bar" x="{x:.1f}" y="{y + 3}" width="{width:.1f}" height="{ROW_HEIGHT - 6}" fill="{colour}"><title>{e(tooltip)}</title></rect>')
+            x += width
+        parts.append(f'<text class="v" x="{x + 6:.1f}" y="{y + 15}">{e(value_text)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def tests_chart(report: dict[str, Any]) -> str:
+    ranked = sorted(report["tests"], key=lambda t: t["energy_j"], reverse=True)[:CHART_TESTS]
+    rows = []
+    for test in ranked:
+        segments = [
+            (test["phases"][p]["energy_j"], PHASE_COLOURS[p], f"{p}: {format_energy(test['phases'][p]['energy_j'])}")
+            for p in PHASES
+        ]
+        rows.append((test["nodeid"], segments, f"{format_energy(test['energy_j'])}, {format_mass(test['co2e_g'])}"))
+    legend = "".join(f'<span><i style="background:{c}"></i>{p}</span>' for p, c in PHASE_COLOURS.items())
+    return (f'<figure id="chart-tests"><figcaption>Top {len(rows)} of {len(report["tests"])} tests by energy</figcaption>'
+            f'{bar_chart(rows, "energy of the top tests")}<div class="legend">{legend}</div></figure>')
+
+
+def meters_chart(report: dict[str, Any]) -> str:
+    rows = []
+    for meter in report["session"]["meters"]:
+        colour = MEASURED_COLOUR if meter["measured"] else ESTIMATED_COLOUR
+        kind = "measured" if meter["measured"] else "estimated"
+        for channel in meter["channels"]:
+            label = f"{meter['name']}/{channel['name']} ({kind})"
+            rows.append((label, [(channel["energy_j"], colour, f"{label}: {format_energy(channel['energy_j'])}")], format_energy(channel["energy_j"])))
+    legend = (f'<span><i style="background:{MEASURED_COLOUR}"></i>measured</span>'
+              f'<span><i style="background:{ESTIMATED_COLOUR}"></i>estimated</span>')
+    return (f'<figure id="chart-meters"><figcaption>Session energy by meter</figcaption>'
+            f'{bar_chart(rows, "session energy by meter")}<div class="legend">{legend}</div></figure>')
+
+
+def _verdict(budget: dict[str, Any] | None) -> str:
+    if not budget:
+        return '<td class="muted">-</td>'
+    measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
+    css = "exceeded" if budget["exceeded"] else "ok"
+    sign = ">" if budget["exceeded"] else "<="
+    return f'<td class="{css}" title="from {e(budget["source"])}" data-v="{e(css)}">{e(f"{measured} {sign} {limit}")}</td>'
+
+
+def tests_table(report: dict[str, Any]) -> str:
+    head = ("<tr><th>test</th><th>outcome</th>" + "".join(f'<th class="n">{p}</th>' for p in PHASES)
+            + '<th class="n">energy</th><th class="n">CO2e</th><th class="n">time</th><th>budget</th></tr>')
+    rows = []
+    for test in report["tests"]:
+        phases = test["phases"]
+        rows.append(
+            '<tr class="test">'
+            f'<td><code>{e(test["nodeid"])}</code></td><td class="{e(test["outcome"])}">{e(test["outcome"])}</td>'
+            + "".join(_n(phases[p]["energy_j"], format_energy(phases[p]["energy_j"])) for p in PHASES)
+            + _n(test["energy_j"], format_energy(test["energy_j"]))
+            + _n(test["co2e_g"], format_mass(test["co2e_g"]))
+            + _n(test["duration_s"], f"{test['duration_s']:.3f} s")
+            + _verdict(test.get("budget"))
+            + "</tr>"
+        )
+    # data-sort: the script sorts by energy (column 5) on load; click a heading to re-sort.
+    return f'<table id="tests" class="sortable" data-sort="5"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def fixtures_table(report: dict[str, Any]) -> str:
+    fixtures = report["fixtures"]
+    if not fixtures:
+        return '<p class="muted">No shared (class, module, package or session scope) fixtures.</p>'
+    head = '<tr><th>fixture</th><th class="n">set up</th><th class="n">setup</th><th class="n">teardown</th><th class="n">energy</th><th class="n">CO2e</th><th class="n">time</th></tr>'
+    rows = []
+    for fixture in fixtures:
+        parts = fixture["parts"]
+        rows.append(
+            f'<tr><td><code>{e(fixture["label"])}</code></td>' + _n(fixture["setups"], str(fixture["setups"]))
+            + "".join(_n(parts[p]["energy_j"], format_energy(parts[p]["energy_j"])) for p in ("setup", "teardown"))
+            + _n(fixture["energy_j"], format_energy(fixture["energy_j"])) + _n(fixture["co2e_g"], format_mass(fixture["co2e_g"]))
+            + _n(fixture["duration_s"], f"{fixture['duration_s']:.3f} s") + "</tr>"
+        )
+    return f'<table id="fixtures" class="sortable"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def budgets_section(report: dict[str, Any]) -> str:
+    session = report["session"]
+    warn = session.get("action") == "warn"
+    parts = []
+    budget = session.get("budget")
+    if budget:
+        measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
+        if budget["exceeded"]:
+            parts.append(f'<p class="banner {"warn" if warn else "bad"}">Session over its carbon budget{" (warning only)" if warn else ""}: '
+                         f'{e(measured)} &gt; {e(limit)} (from {e(budget["source"])})</p>')
+        else:
+            parts.append(f'<p class="banner good">Session within its carbon budget: {e(measured)} &lt;= {e(limit)} (from {e(budget["source"])})</p>')
+    judged = [t for t in report["tests"] if t.get("verdict") is not None]
+    over = [t for t in judged if t["verdict"] == "exceeded"]
+    if judged:
+        css = ("warn" if warn else "bad") if over else "good"
+        text = f"{len(over)} of {len(judged)} tests with a budget are over it" if over else f"All {len(judged)} tests with a budget are within it"
+        items = "".join(
+            f'<li><code>{e(t["nodeid"])}</code>: {e(" > ".join(format_pair(t["budget"]["measured"], t["budget"]["limit"], "mass" if t["budget"]["unit"] == "gCO2e" else "energy")))}'
+            f' (from {e(t["budget"]["source"])})</li>'
+            for t in over
+        )
+        parts.append(f'<div class="banner {css}">{e(text)}{" (warning only)" if warn and over else ""}{f"<ul>{items}</ul>" if items else ""}</div>')
+    if not parts:
+        parts.append('<p class="muted">No budgets were set (see --carbon-budget, --carbon-test-budget and the carbon marker).</p>')
+    return "".join(parts)
+
+
+def comparison_section(report: dict[str, Any]) -> str:
+    comparison = report.get("comparison")
+    if not comparison:
+        return ""
+    unit = comparison["unit"]
+    warn = report["session"].get("action") == "warn"
+    parts = [f'<h2 id="comparison">Compared with the baseline</h2><p>Baseline <code>{e(comparison["baseline"])}</code>: session '
+             f'{e(describe_change(comparison["session"], unit))}; {len(comparison["new"])} new and {len(comparison["removed"])} removed tests; '
+             f'changes under {e(comparison["min_change_text"])} ignored.</p>']
+    if comparison["fail_pct"] is not None:
+        if comparison["failed"]:
+            parts.append(f'<p class="banner {"warn" if warn else "bad"}">Regression beyond {comparison["fail_pct"]:g}%{" (warning only)" if warn else ""}</p>')
+        else:
+            parts.append(f'<p class="banner good">No regression beyond {comparison["fail_pct"]:g}%</p>')
+    changed = [t for t in comparison["tests"] if t["status"] != "same"]
+    if changed:
+        rows = "".join(
+            f'<tr><td><code>{e(t["name"])}</code></td>' + _n(t["before"], format_value(t["before"], unit)) + _n(t["after"], format_value(t["after"], unit))
+            + _n(t["change_pct"] if t["change_pct"] is not None else 1e300, format_percent(t["change_pct"]))
+            + f'<td class="{"exceeded" if t["status"] == "regressed" else ""}">{e(t["status"])}</td></tr>'
+            for t in changed
+        )
+        parts.append('<table id="changes" class="sortable"><thead><tr><th>test</th><th class="n">before</th><th class="n">after</th>'
+                     f'<th class="n">change</th><th>status</th></tr></thead><tbody>{rows}</tbody></table>')
+    for title, names in (("New tests", comparison["new"]), ("Removed tests", comparison["removed"])):
+        if names:
+            items = "".join(f"<li><code>{e(n)}</code></li>" for n in names)
+            parts.append(f"<details><summary>{title} ({len(names)})</summary><ul>{items}</ul></details>")
+    parts.extend(f'<p class="muted">note: {e(n)}</p>' for n in comparison["notes"])
+    return "".join(parts)
+
+
+def settings_section(report: dict[str, Any]) -> str:
+    session = report["session"]
+    settings = session.get("settings") or {}
+    rows = "".join(f"<tr><td><code>{e(k)}</code></td><td>{e(v['value'])}</td><td class=\"muted\">{e(v['origin'])}</td></tr>" for k, v in settings.items())
+    table = f'<table id="settings"><thead><tr><th>setting</th><th>value</th><th>from</th></tr></thead><tbody>{rows}</tbody></table>' if rows else ""
+    platform = session.get("platform", {})
+    facts = [
+        ("how measured", how_measured(session)),
+        ("meters", "; ".join(m["description"] for m in session["meters"]) or "none"),
+        ("grid intensity", f"{session['intensity_g_per_kwh']:g} gCO2e/kWh: {session['intensity_source']} (from {session['intensity_origin']})"),
+        ("PUE", f"{session['pue']} (from {session['pue_source']})"),
+        ("embodied", session["embodied_label"]),
+        ("CPU", f"{session.get('cpu_model')}, {session.get('vcpus')} vCPUs"),
+        ("platform", f"{platform.get('system')} {platform.get('release')} {platform.get('machine')} on {platform.get('hostname')}"),
+        ("versions", f"Python {platform.get('python')}, pytest {platform.get('pytest')}, pytest-carbon {platform.get('pytest_carbon')}"),
+        ("run", f"{session['start']} to {session['end']} ({session['duration_s']:.1f} s)"),
+    ]
+    items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
+    notes = "".join(f'<p class="muted">note: {e(n)}</p>' for n in session.get("notes", []))
+    return f'<h2 id="provenance">Settings and provenance</h2><div id="settings-block">{table}<dl>{items}</dl>{notes}</div>'
+
+
+def render_html(report: dict[str, Any]) -> str:
+    session = report["session"]
+    kind = "measured" if session["measured"] else "estimated"
+    breakdown = session["breakdown"]
+    overhead = sum(breakdown.get(k, 0.0) for k in ("startup_j", "collection_j", "between_j", "finish_j"))
+    incomplete = "" if report["complete"] else f'<p class="banner warn">Incomplete run: {e(report["interrupted"] or "interrupted")}</p>'
+    warnings = "".join(f'<p class="banner warn">warning: {e(w)}</p>' for w in session.get("warnings", []))
+    where = (f"tests {format_energy(breakdown['tests_j'])}, shared fixtures {format_energy(breakdown['fixtures_j'])}, "
+             f"pytest start-up, collection and between tests {format_energy(overhead)}")
+    body = (
+        f"<h1>Carbon footprint of the tests</h1>{incomplete}"
+        f'<p class="headline"><b>{e(format_energy(session["energy_j"]))}, {e(format_mass(session["co2e_g"]))}</b> '
+        f'for {len(report["tests"])} tests in {session["duration_s"]:.1f} s ({kind})</p>'
+        f'<p class="muted">{e(where)}</p>{warnings}'
+        f'<h2 id="budgets">Budgets</h2>{budgets_section(report)}'
+        f"{comparison_section(report)}"
+        f'<h2 id="charts">Where the energy went</h2><div class="charts">{tests_chart(report)}{meters_chart(report)}</div>'
+        f'<h2 id="all-tests">All {len(report["tests"])} tests</h2><p class="muted">Click a heading to sort.</p>{tests_table(report)}'
+        f'<h2 id="shared-fixtures">Shared fixtures</h2>{fixtures_table(report)}'
+        f"{settings_section(report)}"
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>pytest-carbon: {e(format_mass(session['co2e_g']))}</title><style>{CSS}</style></head>"
+        f'<body><main>{body}</main>'
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )

@@ -1,0 +1,120 @@
+"""The Markdown summary: GitHub's step summary file and --carbon-md."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report_suite import MUCH, make_suite, read, set_work
+
+from pytest_carbon.report.markdown import RESERVE, STEP_SUMMARY_LIMIT, MarkdownWriter, render_markdown
+
+
+def headings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def table_after(text: str, header_start: str) -> list[list[str]]:
+    """The body rows of the first table whose header row starts with `header_start`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    assert re.fullmatch(r"\|( ---:? \|)+", lines[start + 1]), lines[start + 1]
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def test_step_summary_is_appended_and_md_file_written(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    summary = tmp_path / "step_summary"
+    summary.write_text("# Earlier step\n\nkept\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    make_suite(pytester)
+    result = pytester.runpytest("--carbon-md=out/summary.md", "--carbon-budget=100 kJ", "--carbon-json=carbon.json")
+    assert result.ret == 0
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("# Earlier step\n\nkept\n")
+    assert text.endswith((pytester.path / "out" / "summary.md").read_text(encoding="utf-8"))
+    assert headings(text) == ["# Earlier step", "## Carbon footprint of the tests", "### Budgets", "### Top 3 of 3 tests"]
+    report = read(pytester.path / "carbon.json")
+    rows = table_after(text, "| test | outcome | setup | call | teardown |")
+    assert sorted(r[0] for r in rows) == sorted(f"`{t['nodeid']}`" for t in report["tests"])
+    assert all(len(r) == 8 for r in rows)
+    assert len(table_after(text, "| test | energy | CO2e | time | outcome |")) == 3
+    assert ":white_check_mark: session within budget" in text
+    assert ":white_check_mark: all 1 tests with a budget are within it" in text
+    assert "<sub>How measured: estimate (CPU time" in text
+
+
+def test_summary_shows_overruns_and_the_comparison(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    make_suite(pytester)
+    pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\n[tool.pytest_carbon.budgets]\n"*grows" = "0.01 J"\n')
+    assert pytester.runpytest("--carbon-json=base.json").ret == 0
+    set_work(pytester, MUCH)
+    result = pytester.runpytest("--carbon-md=s.md", "--carbon-compare=base.json", "--carbon-compare-fail=50", "--carbon-action=warn")
+    assert result.ret == 0
+    text = (pytester.path / "s.md").read_text(encoding="utf-8")
+    assert "### Compared with the baseline" in headings(text)
+    assert ":warning: 1 of 2 tests with a budget are over it (warning only)" in text
+    over = table_after(text, "| test over budget |")
+    assert [r[0] for r in over] == ["`test_work.py::test_grows`"] and over[0][3] == "[tool.pytest_carbon.budgets] '*grows'"
+    changes = table_after(text, "| test | before | after | change | status |")
+    assert ["`test_work.py::test_grows`", "regressed"] == [changes[0][0], changes[0][4]]
+    assert "**regression beyond 50%** (warning only)" in text
+
+
+def big_report(template: dict[str, Any], count: int) -> dict[str, Any]:
+    report = copy.deepcopy(template)
+    test = report["tests"][0]
+    report["tests"] = [dict(test, nodeid=f"tests/test_big.py::test_case[{i}-{'x' * 150}]") for i in range(count)]
+    return report
+
+
+_REAL: list[dict[str, Any]] = []
+
+
+@pytest.fixture
+def real_report(pytester: pytest.Pytester) -> dict[str, Any]:
+    """The record of a real run, made once for the tests that only render it."""
+    if not _REAL:
+        make_suite(pytester)
+        assert pytester.runpytest("--carbon-json=carbon.json").ret == 0
+        _REAL.append(read(pytester.path / "carbon.json"))
+    return copy.deepcopy(_REAL[0])
+
+
+def test_size_limit_truncates_the_tests_table(real_report: dict[str, Any], tmp_path: Path) -> None:
+    report = big_report(real_report, 8000)  # ~2 MB of rows
+    text = render_markdown(report)
+    assert len(text.encode("utf-8")) <= STEP_SUMMARY_LIMIT - RESERVE
+    kept = table_after(text, "| test | outcome | setup | call | teardown |")
+    match = re.search(r"(\d+) of 8000 tests left out to stay within GitHub's 1 MiB step summary limit", text)
+    assert match is not None
+    assert len(kept) + int(match.group(1)) == 8000
+    assert len(kept) > 1000
+    assert text.rstrip().endswith("</sub>")  # the footer survives the cut
+
+    small = render_markdown(big_report(real_report, 50))
+    assert "left out" not in small and len(table_after(small, "| test | outcome |")) == 50
+
+
+def test_appending_counts_what_the_step_already_wrote(real_report: dict[str, Any], tmp_path: Path) -> None:
+    summary = tmp_path / "summary"
+    summary.write_text("x" * 600_000)
+    MarkdownWriter(summary, 10, append=True)(big_report(real_report, 8000))
+    assert summary.stat().st_size <= STEP_SUMMARY_LIMIT
+    assert "tests left out" in summary.read_text()
+
+
+def test_cells_cannot_break_the_table(real_report: dict[str, Any]) -> None:
+    report = copy.deepcopy(real_report)
+    report["tests"][0]["nodeid"] = "test_x.py::test_p[a|b<c>\nd]"
+    text = render_markdown(report)
+    rows = table_after(text, "| test | outcome | setup | call | teardown |")
+    assert rows[0][0] == r"`test_x.py::test_p[a\|b<c> d]`"
+    assert all(len(r) == 8 for r in rows)
