@@ -44,7 +44,7 @@ class InterpolationFlags:
         # Runs just after the plugin's setup boundary has read the meters.
         self._start = self._state()
 
-    def test_finished(self, item: pytest.Item, record: TestRecord, report: pytest.TestReport) -> None:
+    def test_finished(self, record: TestRecord, report: pytest.TestReport) -> None:
         start, self._start = self._start, None
         end = self._state()
         if start is None or end is None:

@@ -6,7 +6,6 @@ zone, with one warning: measurement problems never stop a run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -44,6 +43,8 @@ def cache_dir(environ: Mapping[str, str]) -> Path:
 
 
 def _cache_file(environ: Mapping[str, str], base_url: str, zone: str) -> Path:
+    import hashlib
+
     digest = hashlib.sha256(f"{base_url}\n{zone}".encode()).hexdigest()[:20]
     return cache_dir(environ) / f"electricitymaps-{digest}.json"
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from .accounting import CarbonModel
 from .budgets import Budget, Verdict, judge, resolve_test_budget
-from .compare import Baseline, compare, load_baseline
 from .cpuinfo import read_cpuinfo
 from .errors import CarbonConfigError
 from .interpolation import interpolation_flags
@@ -26,6 +26,9 @@ from .quantities import format_energy, format_mass
 from .report import record as report_record
 from .report.json_report import write_json
 from .report.outputs import JUnitProperties, report_writers, settings_record
+
+if TYPE_CHECKING:
+    from .compare import Baseline
 from .report.terminal import Line, header_line, render
 from .settings import OPTIONS, Settings, find_pyproject, load_settings
 
@@ -131,20 +134,25 @@ class CarbonPlugin:
         self.report: dict[str, Any] | None = None
         self.session_verdict: Verdict | None = None
         # Extension points: called with each finished test's record, and with the final report.
-        self.test_listeners: list[Callable[[pytest.Item, TestRecord, pytest.TestReport], None]] = []
+        self.test_listeners: list[Callable[[TestRecord, pytest.TestReport], None]] = []
         self.report_writers: list[Callable[[dict[str, Any]], None]] = []
         gpu_flags = interpolation_flags(self.meter_set)
         if gpu_flags is not None:
             self.test_listeners.append(gpu_flags.test_finished)
             config.pluginmanager.register(gpu_flags, "carbon-gpu-interpolation")
         self._tearing_down: dict[int, object] = {}
+        self._running: TestRecord | None = None
         self._closed = False
         self.report_writers.extend(report_writers(settings, config.rootpath))
         if getattr(config.option, "xmlpath", None):
             self.test_listeners.append(JUnitProperties(self.model, self.budgets))
         # Read before the placeholder JSON is written: the baseline may be the same file.
         compare_path = settings.value("compare")
-        self.baseline: Baseline | None = load_baseline(Path(config.rootpath, compare_path)) if compare_path else None
+        self.baseline: Baseline | None = None
+        if compare_path:
+            from .compare import load_baseline
+
+            self.baseline = load_baseline(Path(config.rootpath, compare_path))
         if self.baseline is not None and self.baseline.warning:
             self.facts.warnings.append(self.baseline.warning)
         json_path = settings.value("json")
@@ -203,38 +211,46 @@ class CarbonPlugin:
 
     # -- the test protocol -------------------------------------------------------------
 
+    # Plain hooks, not wrappers: this is the per-test path and pluggy wrappers cost more.
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        # A plain hook right before setup: cheaper than wrapping pytest_runtest_setup.
         line = location[1] + 1 if location[1] is not None else None
-        self.ledger.boundary(self.ledger.test(nodeid, (location[0], line)), SETUP)
+        record = self._running = self.ledger.test(nodeid, (location[0], line))
+        self.ledger.boundary(record, SETUP)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-        record = self.ledger.tests.get(item.nodeid)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        # Runs before the report is made, right after the phase ended: close that phase.
+        record = self._running
+        if record is None or record.nodeid != item.nodeid:
+            return
         phase = PHASE_INDEX.get(call.when, -1)
-        if record is not None and phase >= 0 and self.ledger.is_current(record, phase):
+        ledger = self.ledger
+        if phase >= 0 and ledger.is_current(record, phase):
             if phase < TEARDOWN:
-                self.ledger.boundary(record, phase + 1)
+                ledger.boundary(record, phase + 1)
             else:
-                self.ledger.boundary(self.ledger.overhead, BETWEEN)
-        report: pytest.TestReport = yield
-        if record is None:
-            return report
-        if phase == CALL:
-            self._judge(item, record, report)
+                ledger.boundary(ledger.overhead, BETWEEN)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # tryfirst: the verdict is in the report before the terminal, junitxml, the
+        # last-failed cache, --maxfail or xdist see it.
+        record = self._running
+        if record is None or record.nodeid != report.nodeid:
+            return
+        when = report.when
+        if when == "call":
+            self._judge(record, report)
         record.outcome = combine(record.outcome, report)
-        if phase == TEARDOWN:
-            self.test_finished(item, record, report)
-        return report
+        if when == "teardown":
+            self._running = None
+            for listener in self.test_listeners:
+                listener(record, report)
 
-    def test_finished(self, item: pytest.Item, record: TestRecord, report: pytest.TestReport) -> None:
-        """Once a test's teardown is measured: hand the finished record to whoever listens."""
-        for listener in self.test_listeners:
-            listener(item, record, report)
-
-    def _judge(self, item: pytest.Item, record: TestRecord, report: pytest.TestReport) -> None:
-        budget = self.budgets.get(item.nodeid)
+    def _judge(self, record: TestRecord, report: pytest.TestReport) -> None:
+        budget = self.budgets.get(record.nodeid)
         if budget is None or (report.skipped and not hasattr(report, "wasxfail")):
             return
         energy = record.part_energy(SETUP) + record.part_energy(CALL)
@@ -257,7 +273,7 @@ class CarbonPlugin:
             details += f"\nthe test is marked xfail ({was_xfail or 'no reason'}): xfail excuses its assertions, not its carbon"
         path, lineno = record.location
         report.outcome = "failed"
-        report.longrepr = BudgetFailure(message, details, path or item.nodeid, lineno or 0)
+        report.longrepr = BudgetFailure(message, details, path or record.nodeid, lineno or 0)
 
     def _verdict_details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float) -> str:
         lines = [f"counted: setup + call = {format_energy(energy)} over {duration:.3f}s -> {format_mass(self.model.co2e_g(energy, duration))}"]
@@ -316,9 +332,17 @@ class CarbonPlugin:
             interrupted = f"stopped early: {session.shouldstop}"
         elif session.shouldfail:
             interrupted = f"stopped early: {session.shouldfail}"
-        self.report = self.build_report(complete=interrupted is None, interrupted=interrupted)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # thousands of small acyclic dicts: collecting while building them is wasted work
+        try:
+            self.report = self.build_report(complete=interrupted is None, interrupted=interrupted)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         self.report["session"]["settings"] = settings_record(self.settings)
         if self.baseline is not None and self.baseline.report is not None:
+            from .compare import compare
+
             self.report["comparison"] = compare(
                 self.baseline.report, self.report, baseline=self.baseline.path,
                 fail_pct=self.settings.value("compare_fail"), minimum=self.settings.value("compare_min"),

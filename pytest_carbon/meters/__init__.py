@@ -145,14 +145,17 @@ class MeterSet:
     def read(self) -> list[float]:
         values = [time.perf_counter()]
         last = self._last
+        dropped = self.dropped
         for meter in self.meters:
-            key = id(meter)
-            if meter.name not in self.dropped:
-                try:
-                    last[key] = meter.read()
-                except Exception as error:
-                    self.drop(meter, error)
-            values.extend(last[key])
+            if dropped and meter.name in dropped:
+                values += last[id(meter)]
+                continue
+            try:
+                reading = last[id(meter)] = meter.read()
+            except Exception as error:
+                self.drop(meter, error)
+                reading = last[id(meter)]
+            values += reading
         return values
 
     def drop(self, meter: Meter, error: BaseException) -> None:

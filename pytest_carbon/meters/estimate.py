@@ -108,7 +108,9 @@ class EstimateMeter:
         self._memory_j = 0.0
         self._memory_t = now
         self._memory_w = self._memory_watts()
-        self._memory_refreshed = now
+        self._with_memory = "memory" in self.covers
+        self._idle_w = self.model.vcpus * self.model.min_w
+        self._dynamic_w = self.model.max_w - self.model.min_w
 
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
@@ -116,26 +118,25 @@ class EstimateMeter:
     def _advance_memory(self, now: float) -> float:
         self._memory_j += self._memory_w * (now - self._memory_t)
         self._memory_t = now
-        if now - self._memory_refreshed >= self.memory_refresh_s:
-            self._memory_w = self._memory_watts()
-            self._memory_refreshed = now
         return self._memory_j
 
     def read(self) -> tuple[float, ...]:
+        # The hot path: one clock read, this process's CPU time, a few multiplications.
         with self._lock:
             now = time.perf_counter()
-            values: list[float] = []
-            if self._clock is not None:
-                model = self.model
-                busy = self._clock.busy_seconds(now)
-                values.append(model.vcpus * model.min_w * (now - self._t0) + (model.max_w - model.min_w) * busy)
-            if "memory" in self.covers:
-                values.append(self._advance_memory(now))
-            return tuple(values)
+            clock = self._clock
+            if clock is None:
+                return (self._advance_memory(now),)
+            cpu = self._idle_w * (now - self._t0) + self._dynamic_w * clock.busy_seconds(now)
+            if self._with_memory:
+                return (cpu, self._advance_memory(now))
+            return (cpu,)
 
     def poll(self) -> None:
+        watts = self._memory_watts()  # read outside the lock: it touches /proc
         with self._lock:
             self._advance_memory(time.perf_counter())
+            self._memory_w = watts
 
     def close(self) -> None:
         if self._clock is not None:

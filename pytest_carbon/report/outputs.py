@@ -14,10 +14,7 @@ from ..budgets import Budget
 from ..ledger import TestRecord
 from ..quantities import Quantity
 from ..settings import Settings
-from .github import AnnotationWriter
-from .html import render_html
 from .json_report import write_atomic
-from .markdown import markdown_writers
 
 MARKDOWN_TOP = 10  # more room than the terminal's default 5: a summary page is read, not scrolled past
 Writer = Callable[[dict[str, Any]], None]
@@ -52,10 +49,15 @@ class HtmlWriter:
         self.__name__ = f"HTML report to {path}"
 
     def __call__(self, report: dict[str, Any]) -> None:
+        from .html import render_html  # imported when a report is written, not at start-up
+
         write_atomic(self.path, render_html(report))
 
 
 def report_writers(settings: Settings, rootpath: Path, environ: Mapping[str, str] = os.environ) -> list[Writer]:
+    from .github import AnnotationWriter
+    from .markdown import markdown_writers
+
     writers: list[Writer] = []
     md = settings.value("md")
     top = settings.value("top") if settings["top"].origin != "default" else MARKDOWN_TOP
@@ -76,10 +78,10 @@ class JUnitProperties:
         self.model = model
         self.budgets = budgets
 
-    def __call__(self, item: pytest.Item, record: TestRecord, report: pytest.TestReport) -> None:
+    def __call__(self, record: TestRecord, report: pytest.TestReport) -> None:
         energy = record.total_energy
         report.user_properties.append(("carbon_energy_j", f"{energy:.6g}"))
         report.user_properties.append(("carbon_co2e_g", f"{self.model.co2e_g(energy, record.total_duration):.6g}"))
-        budget = self.budgets.get(item.nodeid)
+        budget = self.budgets.get(record.nodeid)
         if budget is not None:
             report.user_properties.append(("carbon_budget", f"{budget.limit.text} (from {budget.source})"))
