@@ -31,10 +31,10 @@ class MachineCpuTime:
             else:
                 self._machine_fd = os.open("/proc/stat", os.O_RDONLY)
                 self.source = "/proc/stat"
-        self._own_start = time.process_time()
+        self.own_start = time.process_time()
         self._others_start = self._others_now()
-        self._others = 0.0
-        self._refreshed_at = time.perf_counter()
+        self.others = 0.0
+        self.refreshed_at = time.perf_counter()
 
     def _machine_busy(self) -> float:
         if self._machine_fd is None:
@@ -67,15 +67,15 @@ class MachineCpuTime:
 
     def refresh(self, now: float) -> None:
         others = self._others_now() - self._others_start
-        if others > self._others:  # hold it monotonic: the two tick counts are sampled apart
-            self._others = others
-        self._refreshed_at = now
+        if others > self.others:  # hold it monotonic: the two tick counts are sampled apart
+            self.others = others
+        self.refreshed_at = now
 
     def busy_seconds(self, now: float) -> float:
         """CPU-seconds spent busy on the machine since this object was made."""
-        if now - self._refreshed_at >= self.refresh_s:
+        if now - self.refreshed_at >= self.refresh_s:
             self.refresh(now)
-        return time.process_time() - self._own_start + self._others
+        return time.process_time() - self.own_start + self.others
 
     def close(self) -> None:
         for fd in (self._machine_fd, self._self_fd):

@@ -243,6 +243,8 @@ class CarbonPlugin:
         when = report.when
         if when == "call":
             self._judge(record, report)
+        elif report.passed and when == "setup":
+            return  # nothing to fold in: the outcome is decided by the call
         record.outcome = combine(record.outcome, report)
         if when == "teardown":
             self._running = None

@@ -7,7 +7,6 @@ busy CPU-seconds. Memory: a fixed number of watts per GB of memory in use.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from statistics import fmean
@@ -80,6 +79,10 @@ def memory_in_use_bytes(meminfo: str = "/proc/meminfo") -> float:
         return float(memory.total - memory.available)
 
 
+_perf_counter = time.perf_counter
+_process_time = time.process_time
+
+
 class EstimateMeter:
     name = "estimate"
     measured = False
@@ -97,7 +100,6 @@ class EstimateMeter:
             channels.append(Channel("estimate", "memory", "memory", (("model", f"{self.memory_w_per_gb} W per GB in use"),)))
         self.channels = tuple(channels)
         self.poll_interval_s: float | None = self.memory_refresh_s if "memory" in covers else None
-        self._lock = threading.Lock()
         self._clock: MachineCpuTime | None = None
 
     def start(self) -> None:
@@ -122,21 +124,24 @@ class EstimateMeter:
 
     def read(self) -> tuple[float, ...]:
         # The hot path: one clock read, this process's CPU time, a few multiplications.
-        with self._lock:
-            now = time.perf_counter()
-            clock = self._clock
-            if clock is None:
-                return (self._advance_memory(now),)
-            cpu = self._idle_w * (now - self._t0) + self._dynamic_w * clock.busy_seconds(now)
-            if self._with_memory:
-                return (cpu, self._advance_memory(now))
-            return (cpu,)
+        # Only the thread running the tests calls read(); poll() only swaps in a new
+        # memory wattage (one attribute store), so no lock is needed.
+        now = _perf_counter()
+        memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
+        self._memory_t = now
+        clock = self._clock
+        if clock is None:
+            return (memory_j,)
+        if now - clock.refreshed_at >= clock.refresh_s:
+            clock.refresh(now)
+        busy = _process_time() - clock.own_start + clock.others
+        cpu = self._idle_w * (now - self._t0) + self._dynamic_w * busy
+        if self._with_memory:
+            return (cpu, memory_j)
+        return (cpu,)
 
     def poll(self) -> None:
-        watts = self._memory_watts()  # read outside the lock: it touches /proc
-        with self._lock:
-            self._advance_memory(time.perf_counter())
-            self._memory_w = watts
+        self._memory_w = self._memory_watts()
 
     def close(self) -> None:
         if self._clock is not None:
