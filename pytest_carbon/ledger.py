@@ -93,6 +93,7 @@ class Ledger:
 
     def __init__(self, read: "callable[[], list[float]]", channels: int) -> None:
         self._read = read
+        self.read = read  # what a boundary reads: the meters, or their attributed share
         self.channels = channels
         self.start = read()
         self._last = self.start

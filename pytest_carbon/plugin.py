@@ -18,6 +18,7 @@ from .cpuinfo import read_cpuinfo
 from .errors import CarbonConfigError
 from .interpolation import interpolation_flags
 from .ledger import BETWEEN, CALL, COLLECTION, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
+from .attribution import ActiveWorkers, Attributor
 from .measure import CarbonMeasurer
 from .meters import MeterOptions, MeterSet, select_meters
 from .model import model_from_settings
@@ -29,7 +30,7 @@ from .report.outputs import JUnitProperties, report_writers, settings_record
 
 if TYPE_CHECKING:
     from .compare import Baseline
-from .report.terminal import Line, header_line, render
+from .report.terminal import Line, attribution_lines, header_line, render
 from .settings import OPTIONS, Settings, find_pyproject, load_settings
 
 PLUGIN_KEY = pytest.StashKey["CarbonPlugin"]()
@@ -59,7 +60,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         settings = settings_from_config(config)
-        plugin = CarbonPlugin(config, settings)
+        role = run_role(config)
+        if role == "controller":
+            from .xdist_support import CarbonController
+
+            plugin: CarbonSession = CarbonController(config, settings, role)
+        else:
+            plugin = CarbonPlugin(config, settings, role)
     except CarbonConfigError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[PLUGIN_KEY] = plugin
@@ -83,6 +90,15 @@ def settings_from_config(config: pytest.Config) -> Settings:
     return load_settings(cli, ini, pyproject, ini_file)
 
 
+def run_role(config: pytest.Config) -> str:
+    """serial, or under pytest-xdist: worker (runs tests) or controller (gathers results)."""
+    if hasattr(config, "workerinput"):
+        return "worker"
+    if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "dist", "no") != "no" and not config.option.collectonly:
+        return "controller"
+    return "serial"
+
+
 def build_model(settings: Settings) -> CarbonModel:
     return model_from_settings(settings)
 
@@ -101,20 +117,26 @@ class BudgetFailure(TerminalRepr):
             tw.line(line)
 
 
-class CarbonPlugin:
-    """Per-session state, registered as a plugin object so its methods are hooks."""
+class CarbonSession:
+    """Per-session state shared by every role, registered as a plugin object so its
+    methods are hooks. CarbonPlugin measures tests (serial runs and xdist workers);
+    xdist_support.CarbonController gathers the workers' results."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, role: str = "serial") -> None:
         self.config = config
         self.settings = settings
+        self.role = role
+        self.scope: str = settings.value("scope") or ("machine" if role == "serial" else "process")
         self.model = build_model(settings)
         self.action: str = settings.value("action")
         options = MeterOptions(gpus=settings.value("gpus"), gpus_origin=settings["gpus"].origin)
         self.selection = select_meters(settings.value("meters"), options, settings["meters"].origin)
         self.meter_set = MeterSet(self.selection.meters)
         self.meter_set.start()
-        self.ledger = Ledger(self.meter_set.read, len(self.meter_set.channels))
         cpu = read_cpuinfo()
+        self.attributor: Attributor | None = self.make_attributor(cpu.vcpus)
+        read = self.attributor.read if self.attributor is not None else self.meter_set.read
+        self.ledger = Ledger(read, len(self.meter_set.channels))
         self.facts = report_record.RunFacts(
             channels=self.meter_set.channels,
             meter_descriptions={m.name: m.describe() for m in self.meter_set.meters},
@@ -128,6 +150,7 @@ class CarbonPlugin:
             action=self.action,
             warnings=self.meter_set.warnings,
             notes=[note for m in self.meter_set.meters for note in getattr(m, "notes", ())],
+            scope=self.scope,
         )
         self.facts.warnings.extend(self.model.warnings)
         self.budgets: dict[str, Budget] = {}
@@ -143,7 +166,8 @@ class CarbonPlugin:
         self._tearing_down: dict[int, object] = {}
         self._running: TestRecord | None = None
         self._closed = False
-        self.report_writers.extend(report_writers(settings, config.rootpath))
+        if role != "worker":  # workers hand their results to the controller, which reports
+            self.report_writers.extend(report_writers(settings, config.rootpath))
         if getattr(config.option, "xmlpath", None):
             self.test_listeners.append(JUnitProperties(self.model, self.budgets))
         # Read before the placeholder JSON is written: the baseline may be the same file.
@@ -155,12 +179,18 @@ class CarbonPlugin:
             self.baseline = load_baseline(Path(config.rootpath, compare_path))
         if self.baseline is not None and self.baseline.warning:
             self.facts.warnings.append(self.baseline.warning)
-        json_path = settings.value("json")
+        json_path = settings.value("json") if role != "worker" else None
         if json_path:
             self.json_path: Path | None = Path(config.rootpath, json_path) if not Path(json_path).is_absolute() else Path(json_path)
             self._write_placeholder()
         else:
             self.json_path = None
+
+    def make_attributor(self, vcpus: int) -> Attributor | None:
+        """Serial runs in process scope: this process is the only worker."""
+        if self.scope != "process":
+            return None
+        return Attributor(self.meter_set.read, self.meter_set.channels, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
 
     # -- header ------------------------------------------------------------------------
 
@@ -179,6 +209,146 @@ class CarbonPlugin:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return [header_line(self.header_session())]
+
+    # -- end of session (shared) -------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.meter_set.settle()
+        self.ledger.finish()
+        self.meter_set.close()
+        self.facts.end_wall = dt.datetime.now(dt.timezone.utc)
+        if self.role == "worker":
+            self.hand_over()
+            return
+        interrupted = None
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            interrupted = "interrupted (KeyboardInterrupt)"
+        elif session.shouldstop:
+            interrupted = f"stopped early: {session.shouldstop}"
+        elif session.shouldfail:
+            interrupted = f"stopped early: {session.shouldfail}"
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # thousands of small acyclic dicts: collecting while building them is wasted work
+        try:
+            self.report = self.build_report(complete=interrupted is None, interrupted=interrupted)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        self.report["session"]["settings"] = settings_record(self.settings)
+        if self.baseline is not None and self.baseline.report is not None:
+            from .compare import compare
+
+            self.report["comparison"] = compare(
+                self.baseline.report, self.report, baseline=self.baseline.path,
+                fail_pct=self.settings.value("compare_fail"), minimum=self.settings.value("compare_min"),
+            ).to_dict()
+        self.judge_session(session)
+        self.write_reports()
+
+    def hand_over(self) -> None:
+        """Workers only: put the session's data where the controller can read it."""
+
+    def attribution_fields(self) -> dict[str, Any]:
+        """The session fields describing attribution: machine total versus attributed."""
+        if self.attributor is None:
+            return {"scope": self.scope}
+        machine = sum(self.attributor.machine_totals())
+        attributed = sum(self.ledger.session_channels())
+        return {
+            "scope": self.scope,
+            "machine_energy_j": machine,
+            "attributed_energy_j": attributed,
+            "unattributed_energy_j": machine - attributed,
+        }
+
+    def build_report(self, complete: bool, interrupted: str | None) -> dict[str, Any]:
+        facts = self.facts
+        budget = self.settings["budget"]
+        session_channels = self.ledger.session_channels()
+        duration = self.ledger.session_duration
+        if budget.value is not None:
+            energy = sum(session_channels)
+            self.session_verdict = judge(Budget(budget.value, budget.origin), energy, self.model.co2e_g(energy, duration))
+        tests = [report_record.test_dict(r, facts) for r in self.ledger.tests.values()]
+        fixtures = [report_record.fixture_dict(r, facts) for r in self.ledger.fixtures.values()]
+        overhead = report_record.overhead_dict(self.ledger.overhead, facts)
+        extra = self.attribution_fields()
+        if "machine_energy_j" in extra:
+            extra["summary_lines"] = attribution_lines(extra)
+        return report_record.build_report(
+            tests, fixtures, overhead, session_channels, duration, facts, self.session_verdict, complete, interrupted,
+            extra_session=extra,
+        )
+
+    def judge_session(self, session: pytest.Session) -> None:
+        verdict = self.session_verdict
+        regressed = bool(self.report and self.report.get("comparison", {}).get("failed"))
+        if (verdict is not None and verdict.exceeded or regressed) and self.action == "fail":
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def write_reports(self) -> None:
+        assert self.report is not None
+        if self.json_path is not None:
+            try:
+                write_json(self.json_path, self.report)
+            except OSError as error:
+                self.report["session"]["warnings"].append(f"could not write the JSON report to {self.json_path}: {error}")
+        for writer in self.report_writers:
+            try:
+                writer(self.report)
+            except Exception as error:  # a reporter must never break the run
+                self.report["session"]["warnings"].append(f"{getattr(writer, '__name__', writer)} failed: {error}")
+
+    def _write_placeholder(self) -> None:
+        """A valid, incomplete report from the start, so a killed run still leaves one."""
+        assert self.json_path is not None
+        try:
+            report = self.build_report(complete=False, interrupted="the run did not finish (killed or still running)")
+            write_json(self.json_path, report)
+        except OSError as error:
+            self.meter_set.warnings.append(f"could not write the JSON report to {self.json_path}: {error}")
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.report is None:
+            return
+        terminalreporter.write_sep("=", "carbon footprint")
+        for line in render(self.report, config.get_verbosity(), self.settings.value("top")):
+            write_line(terminalreporter, line)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.meter_set.close()
+            if self.attributor is not None:
+                self.attributor.close()
+            # Let go of per-test data before pytest's final garbage collection passes.
+            self.report = None
+            self.ledger.tests.clear()
+            self.ledger.fixtures.clear()
+
+
+class CarbonPlugin(CarbonSession):
+    """Measures every test: serial runs, and each pytest-xdist worker."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, role: str = "serial") -> None:
+        super().__init__(config, settings, role)
+        if role == "worker":
+            from .xdist_support import WorkerShipping
+
+            self.shipping = WorkerShipping(config, self)
+            self.test_listeners.append(self.shipping.ship)
+
+    def make_attributor(self, vcpus: int) -> Attributor | None:
+        if self.role == "worker" and self.scope == "process":
+            from .xdist_support import worker_attributor
+
+            return worker_attributor(self.config, self.meter_set, vcpus)
+        return super().make_attributor(vcpus)
+
+    def hand_over(self) -> None:
+        self.shipping.hand_over()
 
     # -- collection and budgets ----------------------------------------------------------
 
@@ -319,100 +489,6 @@ class CarbonPlugin:
         if self._tearing_down.pop(id(fixturedef), None) is not None:
             self.ledger.pop()
 
-    # -- end of session ----------------------------------------------------------------
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.meter_set.settle()
-        self.ledger.finish()
-        self.meter_set.close()
-        self.facts.end_wall = dt.datetime.now(dt.timezone.utc)
-        interrupted = None
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
-            interrupted = "interrupted (KeyboardInterrupt)"
-        elif session.shouldstop:
-            interrupted = f"stopped early: {session.shouldstop}"
-        elif session.shouldfail:
-            interrupted = f"stopped early: {session.shouldfail}"
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # thousands of small acyclic dicts: collecting while building them is wasted work
-        try:
-            self.report = self.build_report(complete=interrupted is None, interrupted=interrupted)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        self.report["session"]["settings"] = settings_record(self.settings)
-        if self.baseline is not None and self.baseline.report is not None:
-            from .compare import compare
-
-            self.report["comparison"] = compare(
-                self.baseline.report, self.report, baseline=self.baseline.path,
-                fail_pct=self.settings.value("compare_fail"), minimum=self.settings.value("compare_min"),
-            ).to_dict()
-        self.judge_session(session)
-        self.write_reports()
-
-    def build_report(self, complete: bool, interrupted: str | None) -> dict[str, Any]:
-        facts = self.facts
-        budget = self.settings["budget"]
-        session_channels = self.ledger.session_channels()
-        duration = self.ledger.session_duration
-        if budget.value is not None:
-            energy = sum(session_channels)
-            self.session_verdict = judge(Budget(budget.value, budget.origin), energy, self.model.co2e_g(energy, duration))
-        tests = [report_record.test_dict(r, facts) for r in self.ledger.tests.values()]
-        fixtures = [report_record.fixture_dict(r, facts) for r in self.ledger.fixtures.values()]
-        overhead = report_record.overhead_dict(self.ledger.overhead, facts)
-        return report_record.build_report(
-            tests, fixtures, overhead, session_channels, duration, facts, self.session_verdict, complete, interrupted
-        )
-
-    def judge_session(self, session: pytest.Session) -> None:
-        verdict = self.session_verdict
-        regressed = bool(self.report and self.report.get("comparison", {}).get("failed"))
-        if (verdict is not None and verdict.exceeded or regressed) and self.action == "fail":
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-    def write_reports(self) -> None:
-        assert self.report is not None
-        if self.json_path is not None:
-            try:
-                write_json(self.json_path, self.report)
-            except OSError as error:
-                self.report["session"]["warnings"].append(f"could not write the JSON report to {self.json_path}: {error}")
-        for writer in self.report_writers:
-            try:
-                writer(self.report)
-            except Exception as error:  # a reporter must never break the run
-                self.report["session"]["warnings"].append(f"{getattr(writer, '__name__', writer)} failed: {error}")
-
-    def _write_placeholder(self) -> None:
-        """A valid, incomplete report from the start, so a killed run still leaves one."""
-        assert self.json_path is not None
-        try:
-            report = self.build_report(complete=False, interrupted="the run did not finish (killed or still running)")
-            write_json(self.json_path, report)
-        except OSError as error:
-            self.meter_set.warnings.append(f"could not write the JSON report to {self.json_path}: {error}")
-
-    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-        if self.report is None:
-            return
-        terminalreporter.write_sep("=", "carbon footprint")
-        for line in render(self.report, config.get_verbosity(), self.settings.value("top")):
-            write_line(terminalreporter, line)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.meter_set.close()
-            # Let go of per-test data before pytest's final garbage collection passes.
-            self.report = None
-            self.ledger.tests.clear()
-            self.ledger.fixtures.clear()
-
-
 def write_line(terminalreporter: Any, line: Line) -> None:
     markup = {"red": {"red": True, "bold": True}, "yellow": {"yellow": True}, "green": {"green": True}, "bold": {"bold": True}}
     terminalreporter.write_line(line.text, **markup.get(line.style, {}))
@@ -424,5 +500,4 @@ def carbon(request: pytest.FixtureRequest) -> CarbonMeasurer:
     plugin = request.config.stash.get(PLUGIN_KEY, None)
     if plugin is None:
         pytest.skip("pytest-carbon is not measuring this run")
-    meter_set = plugin.meter_set
-    return CarbonMeasurer(meter_set.read, meter_set.channels, plugin.facts.meter_measured, plugin.model)
+    return CarbonMeasurer(plugin.ledger.read, plugin.meter_set.channels, plugin.facts.meter_measured, plugin.model)

@@ -22,6 +22,7 @@ MASS_UNITS: dict[str, float] = {
     "t": 1e6,
 }
 ENERGY_UNITS: dict[str, float] = {
+    "mJ": 1e-3,
     "J": 1.0,
     "kJ": 1e3,
     "MJ": 1e6,
@@ -31,7 +32,7 @@ ENERGY_UNITS: dict[str, float] = {
 }
 ACCEPTED = (
     "a number with a unit: mass ug, \u00b5g, mg, g, kg, t (optionally followed by CO2e) "
-    "or energy J, kJ, MJ, mWh, Wh, kWh, e.g. '0.5g', '300 mgCO2e', '12 Wh'"
+    "or energy mJ, J, kJ, MJ, mWh, Wh, kWh, e.g. '0.5g', '300 mgCO2e', '12 Wh'"
 )
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"

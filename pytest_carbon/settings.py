@@ -119,6 +119,9 @@ OPTIONS: list[OptionSpec] = [
     OptionSpec("gpus", "--carbon-gpus", "carbon_gpus", parse_gpus, "visible",
                "GPUs to meter: visible (default, as CUDA_VISIBLE_DEVICES allows), all, or indices such as 0,2",
                "all|visible|LIST"),
+    OptionSpec("scope", "--carbon-scope", "carbon_scope", _choice("process", "machine"), None,
+               "charge tests the whole machine's energy (machine) or this process tree's share (process); "
+               "default: process under pytest-xdist, machine otherwise", "process|machine"),
     OptionSpec("top", "--carbon-top", "carbon_top", _count, 5,
                "how many of the costliest tests the summary lists (default 5)", "N"),
     OptionSpec("json", "--carbon-json", "carbon_json", _path, None,

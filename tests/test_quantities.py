@@ -24,6 +24,7 @@ from pytest_carbon.quantities import format_energy, format_mass, format_pair, pa
         ("1e-3 kg", 1.0, "mass"),
         ("0g", 0.0, "mass"),
         ("10J", 10.0, "energy"),
+        ("250 mJ", 0.25, "energy"),
         ("3 kJ", 3000.0, "energy"),
         ("2MJ", 2e6, "energy"),
         ("500 mWh", 1800.0, "energy"),

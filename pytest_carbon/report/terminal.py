@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..compare import summary_lines as comparison_summary
 from ..quantities import format_energy, format_mass, format_pair
 
 
@@ -60,17 +59,19 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
             channels = ", ".join(f"{c['name']} {format_energy(c['energy_j'])}" for c in meter["channels"])
             dropped = f" (dropped: {meter['dropped']})" if meter.get("dropped") else ""
             parts.append(f"{meter['name']} {format_energy(meter['energy_j'])} ({channels}){dropped}")
-        lines.append(Line("  by meter: " + "; ".join(parts)))
+        label = "machine by meter" if "machine_energy_j" in session else "by meter"
+        lines.append(Line(f"  {label}: " + "; ".join(parts)))
         breakdown = session["breakdown"]
         total = session["energy_j"] or 1.0
         overhead = sum(breakdown[k] for k in ("startup_j", "collection_j", "between_j", "finish_j"))
-        lines.append(
-            Line(
-                f"  where: tests {format_energy(breakdown['tests_j'])} ({breakdown['tests_j'] / total:.0%}), "
-                f"shared fixtures {format_energy(breakdown['fixtures_j'])} ({breakdown['fixtures_j'] / total:.0%}), "
-                f"pytest start-up, collection and between tests {format_energy(overhead)} ({overhead / total:.0%})"
-            )
+        where = (
+            f"  where: tests {format_energy(breakdown['tests_j'])} ({breakdown['tests_j'] / total:.0%}), "
+            f"shared fixtures {format_energy(breakdown['fixtures_j'])} ({breakdown['fixtures_j'] / total:.0%}), "
+            f"pytest start-up, collection and between tests {format_energy(overhead)} ({overhead / total:.0%})"
         )
+        if "controller_j" in breakdown:
+            where += f", xdist controller {format_energy(breakdown['controller_j'])} ({breakdown['controller_j'] / total:.0%})"
+        lines.append(Line(where))
         lines.extend(_extra_session_lines(session))
         ranked = sorted(tests, key=lambda t: t["co2e_g"], reverse=True)
         shown = ranked if verbosity > 0 else ranked[:top]
@@ -96,6 +97,8 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
                     )
                 )
     lines.extend(budget_lines(report))
+    from ..compare import summary_lines as comparison_summary
+
     lines.extend(Line(text, style) for text, style in comparison_summary(report))
     if verbosity >= 0:
         lines.append(Line("how measured: " + how_measured(session)))
@@ -103,6 +106,23 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
             lines.append(Line(f"note: {note}"))
     for warning in session.get("warnings", []):
         lines.append(Line(f"warning: {warning}", "yellow"))
+    return lines
+
+
+def attribution_lines(session: dict[str, Any]) -> list[str]:
+    """Machine total versus what this run is charged, for process-scope attribution."""
+    machine = session["machine_energy_j"]
+    attributed = session["attributed_energy_j"]
+    remainder = session["unattributed_energy_j"]
+    lines = [
+        f"attributed to this run {format_energy(attributed)} of the machine's {format_energy(machine)}; "
+        f"unattributed (other processes, and workers before their measurement began) {format_energy(remainder)}"
+    ]
+    if machine > 0 and remainder < -0.01 * machine:
+        lines.append(
+            "warning: more is attributed than the machine used: with --carbon-scope=machine every "
+            "worker claims the whole machine; use --carbon-scope=process under pytest-xdist"
+        )
     return lines
 
 

@@ -1,0 +1,165 @@
+"""Per-process attribution: the share of the machine's energy that belongs to this process.
+
+Every meter sees the whole machine. With several pytest-xdist workers on one machine each
+worker would otherwise claim every joule. For each interval between two boundaries:
+
+    u = min(1, busy CPU-seconds of the machine / (vCPUs x seconds))      machine active ratio
+    s = min(1, CPU-seconds of this process tree / busy CPU-seconds of the machine)
+    n = workers active at the time
+    attributed = E x (u x s + (1 - u) / n)       for CPU, memory and platform channels
+    attributed = E x g                          for GPU channels, g = 1 when the GPU is
+                                                this worker's alone, else 1 / n
+
+so the dynamic energy follows CPU time (as Kepler does) and idle energy is shared by the
+workers that keep the machine on. See docs/methodology.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .cputime import MachineCpuTime
+from .meters.base import Channel
+
+_perf_counter = time.perf_counter
+_process_time = time.process_time
+
+
+class ProcessTreeCpuTime:
+    """CPU-seconds of this process (precise, every call) and of its children that have
+    exited (from /proc/self/stat, refreshed at most every `refresh_s`)."""
+
+    refresh_s = 0.01
+
+    def __init__(self) -> None:
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._fd = os.open("/proc/self/stat", os.O_RDONLY) if Path("/proc/self/stat").exists() else None
+        self._own_start = _process_time()
+        self._children_start = self._children_now()
+        self._children = 0.0
+        self._refreshed_at = _perf_counter()
+
+    def _children_now(self) -> float:
+        if self._fd is None:
+            times = os.times()
+            return times.children_user + times.children_system
+        text = os.pread(self._fd, 4096, 0)
+        fields = text[text.rindex(b")") + 2 :].split()
+        return (int(fields[13]) + int(fields[14])) / self._tick
+
+    def seconds(self, now: float) -> float:
+        if now - self._refreshed_at >= self.refresh_s:
+            self._children = self._children_now() - self._children_start
+            self._refreshed_at = now
+        return _process_time() - self._own_start + self._children
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class ActiveWorkers:
+    """How many workers are running now.
+
+    Local xdist workers are child processes of the controller, so the live children of
+    our parent are counted (at most once a second). Where that cannot be seen (remote
+    workers, no permission) the configured worker count is used.
+    """
+
+    refresh_s = 1.0
+
+    def __init__(self, total: int, parent_pid: int | None) -> None:
+        self.total = max(1, total)
+        self._parent = parent_pid
+        self._count = self.total
+        self._refreshed_at = -1e9
+
+    def count(self, now: float) -> int:
+        if self._parent is None or self.total == 1:
+            return self.total
+        if now - self._refreshed_at >= self.refresh_s:
+            self._refreshed_at = now
+            try:
+                import psutil
+
+                alive = len(psutil.Process(self._parent).children())
+                self._count = min(self.total, max(1, alive))
+            except Exception:
+                self._count = self.total
+        return self._count
+
+
+class Attributor:
+    """Wraps a meter-set read: returns `[t, attributed joules per channel]`, cumulative."""
+
+    def __init__(
+        self,
+        read: Callable[[], list[float]],
+        channels: Sequence[Channel],
+        vcpus: int,
+        workers: ActiveWorkers | None,
+        gpu_exclusive: bool,
+    ) -> None:
+        self._read = read
+        self.vcpus = max(1, vcpus)
+        self.workers = workers  # None: no share of idle energy (the xdist controller)
+        self.gpu_exclusive = gpu_exclusive
+        self._gpu = [channel.component == "gpu" for channel in channels]
+        self._machine_cpu = MachineCpuTime()
+        self._process_cpu = ProcessTreeCpuTime()
+        first = read()
+        self.machine_start = first
+        self._last = first
+        self._last_machine = self._machine_cpu.busy_seconds(first[0])
+        self._last_process = self._process_cpu.seconds(first[0])
+        self._attributed = [0.0] * (len(first) - 1)
+        self.process_cpu_s = 0.0
+        self.machine_cpu_s = 0.0
+
+    def read(self) -> list[float]:
+        now = self._read()
+        t = now[0]
+        machine = self._machine_cpu.busy_seconds(t)
+        process = self._process_cpu.seconds(t)
+        last = self._last
+        elapsed = t - last[0]
+        busy = machine - self._last_machine
+        own = process - self._last_process
+        self.machine_cpu_s += busy
+        self.process_cpu_s += own
+        active = min(1.0, busy / (self.vcpus * elapsed)) if elapsed > 0 else 0.0
+        share = min(1.0, own / busy) if busy > 0 else 0.0
+        if self.workers is None:
+            cpu_weight = active * share
+            gpu_weight = 0.0
+        else:
+            n = self.workers.count(t)
+            cpu_weight = active * share + (1.0 - active) / n
+            gpu_weight = 1.0 if self.gpu_exclusive else 1.0 / n
+        attributed = self._attributed
+        gpu = self._gpu
+        for i in range(len(attributed)):
+            delta = now[i + 1] - last[i + 1]
+            attributed[i] += delta * (gpu_weight if gpu[i] else cpu_weight)
+        self._last = now
+        self._last_machine = machine
+        self._last_process = process
+        return [t, *attributed]
+
+    def machine_totals(self) -> list[float]:
+        """Joules per channel the whole machine used between the first and the last read."""
+        return [after - before for before, after in zip(self.machine_start[1:], self._last[1:])]
+
+    def close(self) -> None:
+        self._machine_cpu.close()
+        self._process_cpu.close()
+
+
+def gpu_split_note(gpu_exclusive: bool, workers: int) -> str:
+    if gpu_exclusive:
+        return "each worker has its own GPUs (CUDA_VISIBLE_DEVICES set per worker): a worker is charged its GPUs whole"
+    return f"workers share the GPUs: GPU energy is split evenly among the {workers} workers active at the time"

@@ -1,0 +1,208 @@
+"""pytest-xdist: the same verdicts as a serial run, one report, honest attribution."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("xdist")
+
+# Budgets are in joules with wide margins: a heavy test spins ~0.25 s of CPU, a light one
+# does nothing; attribution changes the figures a little, never the verdicts.
+SUITE = {
+    "conftest": """
+        import time
+        import pytest
+
+        def spin(seconds):
+            deadline = time.process_time() + seconds
+            while time.process_time() < deadline:
+                pass
+
+        @pytest.fixture(scope="session")
+        def model():
+            spin(0.05)
+            return "model"
+    """,
+    "test_marker": """
+        import pytest
+        from conftest import spin
+
+        @pytest.mark.carbon(max_j=0.05)
+        def test_marker_heavy(model):
+            spin(0.25)
+
+        @pytest.mark.carbon(max_j=0.05)
+        def test_marker_light(model):
+            pass
+    """,
+    "test_pattern": """
+        from conftest import spin
+
+        def test_pattern_heavy():
+            spin(0.25)
+
+        def test_pattern_light():
+            pass
+    """,
+    "test_default": """
+        from conftest import spin
+
+        def test_default_heavy():
+            spin(0.25)
+
+        def test_default_light():
+            pass
+    """,
+    "test_plain": """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_many(n):
+            assert n >= 0
+    """,
+}
+PYPROJECT = """
+[tool.pytest_carbon]
+test_budget = "50 J"
+meters = "estimate"
+
+[tool.pytest_carbon.budgets]
+"test_pattern.py::*" = "0.05 J"
+"test_default.py::*" = "0.05 J"
+"""
+EXPECTED_FAILURES = {"test_marker.py::test_marker_heavy", "test_pattern.py::test_pattern_heavy", "test_default.py::test_default_heavy"}
+
+
+@pytest.fixture
+def suite(pytester, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    pytester.makepyprojecttoml(PYPROJECT)
+    for name, text in SUITE.items():
+        pytester.makepyfile(**{name: text})
+    return pytester
+
+
+def run(pytester, *args):
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--carbon-json=report.json", *args)
+    report = json.loads((pytester.path / "report.json").read_text())
+    return result, report
+
+
+def failed_ids(report):
+    return {t["nodeid"] for t in report["tests"] if t["outcome"] == "failed"}
+
+
+def test_verdicts_are_the_same_serial_and_with_two_workers(suite):
+    serial, serial_report = run(suite)
+    parallel, parallel_report = run(suite, "-n", "2")
+    serial.assert_outcomes(passed=9, failed=3)
+    parallel.assert_outcomes(passed=9, failed=3)
+    assert failed_ids(serial_report) == failed_ids(parallel_report) == EXPECTED_FAILURES
+    parallel.stdout.fnmatch_lines(["FAILED test_default.py::test_default_heavy - carbon budget exceeded: * mJ > 50.00 mJ (from [[]tool.pytest_carbon.budgets[]] 'test_default.py::[*]')"])
+    verdicts = {t["nodeid"]: t["verdict"] for t in parallel_report["tests"]}
+    assert verdicts["test_marker.py::test_marker_light"] == "ok"
+    assert verdicts["test_plain.py::test_many[0]"] == "ok"  # the 50 J default applies
+
+
+def test_session_budget_is_judged_once_on_the_controller(suite):
+    result, report = run(suite, "-n", "2", "--carbon-budget=1 mJ", "-k", "light or many")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["session carbon budget exceeded: * > 1.00 mJ (from --carbon-budget)"])
+    assert report["session"]["budget"]["exceeded"] is True
+    result, report = run(suite, "-n", "2", "--carbon-budget=1 MJ", "-k", "light or many")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["session within carbon budget: *"])
+
+
+def test_one_report_with_every_test_worker_overhead_and_merged_fixtures(suite):
+    result, report = run(suite, "-n", "2")
+    session = report["session"]
+    assert {t["nodeid"] for t in report["tests"]} == {
+        *EXPECTED_FAILURES, "test_marker.py::test_marker_light", "test_pattern.py::test_pattern_light",
+        "test_default.py::test_default_light", *(f"test_plain.py::test_many[{n}]" for n in range(6)),
+    }
+    assert all(t["worker"] in ("gw0", "gw1") for t in report["tests"])
+    assert session["scope"] == "process"
+    assert [w["worker"] for w in session["workers"]] == ["gw0", "gw1"]
+    for worker in session["workers"]:
+        assert worker["complete"] and not worker["crashed"]
+        assert worker["overhead"]["startup"] > 0 and worker["overhead"]["collection"] > 0
+    (model,) = [f for f in report["fixtures"] if f["name"] == "model"]
+    assert model["workers"] in (1, 2) and model["setups"] == model["workers"]
+    assert session["missing_tests"] == []
+    result.stdout.fnmatch_lines(["  attributed to this run * of the machine's *", "  workers: gw0: * tests, *; gw1: * tests, *"])
+
+
+def test_attributed_parts_add_up_and_stay_within_the_machine_total(suite):
+    _, report = run(suite, "-n", "2")
+    session = report["session"]
+    parts = (
+        sum(t["energy_j"] for t in report["tests"])
+        + sum(f["energy_j"] for f in report["fixtures"])
+        + sum(p["energy_j"] for p in session["overhead"].values())
+        + session["controller_energy_j"]
+    )
+    assert parts == pytest.approx(session["attributed_energy_j"], rel=1e-9)
+    assert session["attributed_energy_j"] + session["unattributed_energy_j"] == pytest.approx(session["machine_energy_j"])
+    assert 0 < session["attributed_energy_j"] <= session["machine_energy_j"] * 1.01
+    assert session["energy_j"] == session["attributed_energy_j"]
+    assert sum(w["energy_j"] for w in session["workers"]) + session["controller_energy_j"] == pytest.approx(session["attributed_energy_j"])
+
+
+def test_machine_scope_under_xdist_is_flagged(suite):
+    result, report = run(suite, "-n", "2", "--carbon-scope=machine", "-k", "many")
+    assert report["session"]["scope"] == "machine"
+    result.stdout.fnmatch_lines(["warning: machine scope under pytest-xdist*"])
+
+
+def test_a_crashed_worker_loses_nothing_already_measured(suite):
+    suite.makepyfile(
+        test_crash="""
+        import os
+        import time
+
+        def test_before():
+            pass
+
+        def test_crash():
+            time.sleep(0.2)
+            os._exit(3)
+        """
+    )
+    result, report = run(suite, "-n", "2", "-k", "many or crash or before")
+    result.assert_outcomes(passed=7, failed=1)
+    session = report["session"]
+    assert session["missing_tests"] == ["test_crash.py::test_crash"]
+    recorded = {t["nodeid"] for t in report["tests"]}
+    assert "test_crash.py::test_before" in recorded and len(recorded) == 7
+    crashed = [w for w in session["workers"] if w["crashed"]]
+    assert len(crashed) == 1 and "missing" in crashed[0]
+    result.stdout.fnmatch_lines(["*missing: no carbon record arrived for 1 tests (their worker went down): test_crash.py::test_crash*"])
+    assert any("went down" in w for w in session["warnings"])
+
+
+@pytest.mark.parametrize("dist", ["load", "loadscope", "loadfile", "loadgroup", "worksteal"])
+def test_every_distribution_mode(suite, dist):
+    result, report = run(suite, "-n", "2", f"--dist={dist}")
+    result.assert_outcomes(passed=9, failed=3)
+    assert failed_ids(report) == EXPECTED_FAILURES
+    assert len(report["tests"]) == 12
+
+
+@pytest.mark.parametrize("args", [["-n", "0"], ["-p", "no:xdist"]])
+def test_without_workers_the_run_is_serial(suite, args):
+    result, report = run(suite, *args)
+    result.assert_outcomes(passed=9, failed=3)
+    assert report["session"]["scope"] == "machine"
+    assert "workers" not in report["session"]
+
+
+def test_process_scope_in_a_serial_run_reports_the_remainder(suite):
+    result, report = run(suite, "--carbon-scope=process", "-k", "many")
+    session = report["session"]
+    assert session["scope"] == "process"
+    assert session["attributed_energy_j"] + session["unattributed_energy_j"] == pytest.approx(session["machine_energy_j"])
+    assert 0 < session["attributed_energy_j"] <= session["machine_energy_j"] * 1.01
+    result.stdout.fnmatch_lines(["  attributed to this run * of the machine's *"])
