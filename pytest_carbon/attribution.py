@@ -7,8 +7,11 @@ worker would otherwise claim every joule. For each interval between two boundari
     s = min(1, CPU-seconds of this process tree / busy CPU-seconds of the machine)
     n = workers active at the time
     attributed = E x (u x s + (1 - u) / n)       for CPU, memory and platform channels
-    attributed = E x g                          for GPU channels, g = 1 when the GPU is
-                                                this worker's alone, else 1 / n
+    attributed = E x g                          for GPU channels: g = 1 when the GPU is
+                                                this worker's alone; when workers share it,
+                                                this process tree's share of the GPU's
+                                                utilisation where the driver reports it per
+                                                process (NVML), else 1 / n
 
 so the dynamic energy follows CPU time (as Kepler does) and idle energy is shared by the
 workers that keep the machine on. See docs/methodology.md.
@@ -22,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .cputime import MachineCpuTime
-from .meters.base import Channel
+from .meters.base import Meter
 
 _perf_counter = time.perf_counter
 _process_time = time.process_time
@@ -96,10 +99,12 @@ class ActiveWorkers:
 class Attributor:
     """Wraps a meter-set read: returns `[t, attributed joules per channel]`, cumulative."""
 
+    gpu_refresh_s = 1.0
+
     def __init__(
         self,
         read: Callable[[], list[float]],
-        channels: Sequence[Channel],
+        meters: Sequence[Meter],
         vcpus: int,
         workers: ActiveWorkers | None,
         gpu_exclusive: bool,
@@ -108,7 +113,18 @@ class Attributor:
         self.vcpus = max(1, vcpus)
         self.workers = workers  # None: no share of idle energy (the xdist controller)
         self.gpu_exclusive = gpu_exclusive
+        channels = [channel for meter in meters for channel in meter.channels]
         self._gpu = [channel.component == "gpu" for channel in channels]
+        # (first channel index, meter) for GPU meters that can say who uses the GPU
+        self._gpu_meters: list[tuple[int, Meter]] = []
+        offset = 0
+        for meter in meters:
+            if hasattr(meter, "process_shares"):
+                self._gpu_meters.append((offset, meter))
+            offset += len(meter.channels)
+        self._gpu_shares: dict[int, float] = {}
+        self._gpu_refreshed_at = -1e9
+        self.gpu_split: set[str] = set()  # how shared GPUs were split: "utilisation", "even"
         self._machine_cpu = MachineCpuTime()
         self._process_cpu = ProcessTreeCpuTime()
         first = read()
@@ -140,15 +156,42 @@ class Attributor:
             n = self.workers.count(t)
             cpu_weight = active * share + (1.0 - active) / n
             gpu_weight = 1.0 if self.gpu_exclusive else 1.0 / n
+            if self._gpu_meters and not self.gpu_exclusive and t - self._gpu_refreshed_at >= self.gpu_refresh_s:
+                self._refresh_gpu_shares(t)
+        gpu_shares = self._gpu_shares
         attributed = self._attributed
         gpu = self._gpu
         for i in range(len(attributed)):
             delta = now[i + 1] - last[i + 1]
-            attributed[i] += delta * (gpu_weight if gpu[i] else cpu_weight)
+            if gpu[i]:
+                attributed[i] += delta * gpu_shares.get(i, gpu_weight)
+            else:
+                attributed[i] += delta * cpu_weight
         self._last = now
         self._last_machine = machine
         self._last_process = process
         return [t, *attributed]
+
+    def _refresh_gpu_shares(self, t: float) -> None:
+        self._gpu_refreshed_at = t
+        pids = {os.getpid()}
+        try:
+            import psutil
+
+            pids |= {child.pid for child in psutil.Process().children(recursive=True)}
+        except Exception:
+            pass
+        shares: dict[int, float] = {}
+        for offset, meter in self._gpu_meters:
+            try:
+                found = meter.process_shares(pids)  # type: ignore[attr-defined]
+            except Exception:
+                found = [None] * len(meter.channels)
+            for position, value in enumerate(found):
+                if value is not None:
+                    shares[offset + position] = value
+        self._gpu_shares = shares
+        self.gpu_split.add("utilisation" if shares else "even")
 
     def machine_totals(self) -> list[float]:
         """Joules per channel the whole machine used between the first and the last read."""
@@ -159,7 +202,14 @@ class Attributor:
         self._process_cpu.close()
 
 
-def gpu_split_note(gpu_exclusive: bool, workers: int) -> str:
-    if gpu_exclusive:
+def gpu_split_note(attributor: Attributor) -> str:
+    if not attributor._gpu_meters and not any(attributor._gpu):
+        return ""
+    if attributor.gpu_exclusive:
         return "each worker has its own GPUs (CUDA_VISIBLE_DEVICES set per worker): a worker is charged its GPUs whole"
-    return f"workers share the GPUs: GPU energy is split evenly among the {workers} workers active at the time"
+    if attributor.gpu_split == {"utilisation"}:
+        return "workers share the GPUs: GPU energy is split by each worker's share of NVML per-process utilisation"
+    if "utilisation" in attributor.gpu_split:
+        return ("workers share the GPUs: split by NVML per-process utilisation where the driver reported it, "
+                "evenly among the active workers otherwise")
+    return "workers share the GPUs: no per-process utilisation from the driver, so GPU energy is split evenly among the active workers"

@@ -190,7 +190,7 @@ class CarbonSession:
         """Serial runs in process scope: this process is the only worker."""
         if self.scope != "process":
             return None
-        return Attributor(self.meter_set.read, self.meter_set.channels, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
+        return Attributor(self.meter_set.read, self.meter_set.meters, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
 
     # -- header ------------------------------------------------------------------------
 

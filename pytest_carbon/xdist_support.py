@@ -47,7 +47,7 @@ def gpu_exclusive(config: pytest.Config) -> bool:
 def worker_attributor(config: pytest.Config, meter_set: MeterSet, vcpus: int) -> Attributor:
     total = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     workers = ActiveWorkers(total, os.getppid())
-    return Attributor(meter_set.read, meter_set.channels, vcpus, workers, gpu_exclusive(config))
+    return Attributor(meter_set.read, meter_set.meters, vcpus, workers, gpu_exclusive(config))
 
 
 def channel_dicts(channels: tuple[Channel, ...]) -> list[dict[str, Any]]:
@@ -101,7 +101,7 @@ class WorkerShipping:
             "dropped": dict(plugin.meter_set.dropped),
         }
         if plugin.attributor is not None:
-            output["gpu_note"] = gpu_split_note(plugin.attributor.gpu_exclusive, plugin.attributor.workers.total if plugin.attributor.workers else 1)
+            output["gpu_note"] = gpu_split_note(plugin.attributor)
         self.config.workeroutput[OUTPUT_KEY] = output  # type: ignore[attr-defined]
 
 
@@ -135,7 +135,7 @@ class CarbonController(CarbonSession):
         # The controller's own process: its share of the dynamic energy, no share of idle.
         if self.scope != "process":
             return None
-        return Attributor(self.meter_set.read, self.meter_set.channels, vcpus, None, gpu_exclusive=False)
+        return Attributor(self.meter_set.read, self.meter_set.meters, vcpus, None, gpu_exclusive=False)
 
     # -- hooks ---------------------------------------------------------------------------
 

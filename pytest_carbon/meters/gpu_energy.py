@@ -205,6 +205,14 @@ class GpuMeter:
         with self._lock:
             self._final = True
 
+    def process_shares(self, pids: set[int]) -> list[float | None]:
+        """Per GPU: the share of its recent utilisation that belongs to `pids`, where the
+        vendor library reports it per process (None elsewhere)."""
+        share = getattr(self.source, "process_share", None)
+        if share is None:
+            return [None] * len(self.channels)
+        return [share(i, pids) for i in range(len(self.channels))]
+
     def interpolation_state(self) -> tuple[int, float]:
         """(fewest updates seen on any GPU, joules currently extrapolated over all GPUs)."""
         tracks = [t for _, t in self._counters] + [p for _, p in self._powers]

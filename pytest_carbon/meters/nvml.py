@@ -38,6 +38,17 @@ class NvmlSource:
     def power_w(self, position: int) -> float:
         return self._power(self._handles[position]) / 1000.0
 
+    def process_share(self, position: int, pids: set[int]) -> float | None:
+        """Share of the GPU's recent SM utilisation that belongs to `pids` (None: unknown)."""
+        try:
+            samples = self._nvml.nvmlDeviceGetProcessUtilization(self._handles[position], 0)
+        except Exception:  # not supported, no samples yet, or no permission
+            return None
+        total = sum(sample.smUtil for sample in samples)
+        if total <= 0:
+            return None
+        return sum(sample.smUtil for sample in samples if sample.pid in pids) / total
+
     def close(self) -> None:
         if self._open:
             self._open = False

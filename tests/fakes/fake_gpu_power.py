@@ -33,6 +33,9 @@ DEFAULT_DEVICE = {
     "power": True,
     "mig": [],
     "start_mj": 123_456_789,
+    # SM utilisation per process, as nvmlDeviceGetProcessUtilization reports it; the pid
+    # "self" stands for whichever process asks. None: the driver does not support it.
+    "process_utilization": None,
 }
 
 
@@ -52,6 +55,7 @@ class Device:
         self.power = bool(merged["power"])
         self.mig: list[str] = list(merged["mig"])
         self.start_mj = int(merged["start_mj"])
+        self.process_utilization: list[dict[str, Any]] | None = merged["process_utilization"]
 
     def watts_at(self, t: float) -> float:
         return self.base_w + self.amplitude_w * math.sin(2 * math.pi * t / self.period_s)

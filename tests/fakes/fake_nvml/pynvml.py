@@ -240,6 +240,33 @@ def nvmlDeviceGetTotalEnergyConsumption(handle: _Handle) -> int:
     return device.start_mj + int(machine.energy_j(device) * 1000)
 
 
+class c_nvmlProcessUtilizationSample_t:
+    def __init__(self, pid: int, sm: int, timestamp: int) -> None:
+        self.pid = pid
+        self.timeStamp = timestamp
+        self.smUtil = sm
+        self.memUtil = 0
+        self.encUtil = 0
+        self.decUtil = 0
+
+
+def nvmlDeviceGetProcessUtilization(handle: _Handle, lastSeenTimeStamp: int) -> list[c_nvmlProcessUtilizationSample_t]:
+    """Recent per-process SM utilisation samples (NVML_ERROR_NOT_FOUND when there are none)."""
+    import os
+
+    _count("nvmlDeviceGetProcessUtilization")
+    device = _physical(handle)
+    if device.process_utilization is None:
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    if not device.process_utilization:
+        raise NVMLError(NVML_ERROR_NOT_FOUND)
+    stamp = int(machine.clock() * 1e6)
+    return [
+        c_nvmlProcessUtilizationSample_t(os.getpid() if entry["pid"] == "self" else int(entry["pid"]), int(entry["sm"]), stamp)
+        for entry in device.process_utilization
+    ]
+
+
 def nvmlDeviceGetPowerUsage(handle: _Handle) -> int:
     """Milliwatts."""
     _count("nvmlDeviceGetPowerUsage")
