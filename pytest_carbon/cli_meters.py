@@ -7,7 +7,7 @@ import os
 
 from .accounting import world_average
 from .constants import constant
-from .meters import ESTIMABLE, MeterOptions, probe_all
+from .meters import ESTIMABLE, MeterOptions, probe_all, release_unused
 from .meters.estimate import probe_estimate
 
 
@@ -28,6 +28,7 @@ def main(argv: list[str]) -> int:
             print(f"        fix: {probe.fix}")
         for note in probe.notes:
             print(f"        note: {note}")
+    release_unused(probes, [])
     estimated = frozenset(ESTIMABLE - covered)
     print()
     if estimated:

@@ -100,6 +100,7 @@ def select_meters(requested: tuple[str, ...], options: MeterOptions, origin: str
         assert probe.meter is not None
         meters.append(probe.meter)
         covered |= probe.covers
+    release_unused(probes, meters)
     estimated = frozenset()
     if auto or "estimate" in requested:
         estimated = frozenset(ESTIMABLE - covered)
@@ -109,6 +110,16 @@ def select_meters(requested: tuple[str, ...], options: MeterOptions, origin: str
             assert probe.meter is not None
             meters.append(probe.meter)
     return Selection(meters, probes, estimated)
+
+
+def release_unused(probes: dict[str, Probe], used: list[Meter]) -> None:
+    """Probes open libraries (NVML is initialised by its probe): close what is not used."""
+    for probe in probes.values():
+        if probe.meter is not None and probe.meter not in used:
+            try:
+                probe.meter.close()
+            except Exception:
+                pass
 
 
 class MeterSet:
