@@ -28,5 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     return entry(args[1:])
 
 
+def run() -> int:
+    try:
+        return main()
+    except BrokenPipeError:  # e.g. `python -m pytest_carbon intensities | head`
+        sys.stderr.close()
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -17,7 +17,7 @@ from .budgets import Budget, Verdict, judge, resolve_test_budget
 from .cpuinfo import read_cpuinfo
 from .errors import CarbonConfigError
 from .interpolation import interpolation_flags
-from .ledger import BETWEEN, CALL, COLLECTION, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
+from .ledger import BETWEEN, CALL, COLLECTION, FINISH, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
 from .attribution import ActiveWorkers, Attributor
 from .measure import CarbonMeasurer
 from .meters import MeterOptions, MeterSet, select_meters
@@ -349,6 +349,14 @@ class CarbonPlugin(CarbonSession):
 
     def hand_over(self) -> None:
         self.shipping.hand_over()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        try:
+            return (yield)
+        finally:
+            # After the last test: what remains until the session ends is its finish.
+            self.ledger.boundary(self.ledger.overhead, FINISH)
 
     # -- collection and budgets ----------------------------------------------------------
 

@@ -133,7 +133,8 @@ def format_energy(joules: float) -> str:
 def format_pair(measured: float, limit: float, dimension: Dimension) -> tuple[str, str]:
     """Format two amounts in the unit that suits the limit, so they read side by side."""
     steps = MASS_STEPS if dimension == "mass" else ENERGY_STEPS
+    smaller = min(abs(measured), abs(limit)) or abs(limit) or abs(measured)
     for factor, unit in steps:
-        if abs(limit) >= 0.1 * factor:
+        if smaller >= 0.1 * factor:
             break
     return f"{measured / factor:.2f} {unit}", f"{limit / factor:.2f} {unit}"
