@@ -122,6 +122,8 @@ def main() -> int:
     print(f"CPU-time ratio on/off:  {cpu_on / cpu_off:.4f}  (less sensitive to other load on the machine)")
     best_on, best_off = min(w for w, _ in on), min(w for w, _ in off)
     print(f"fastest-run ratio on/off: {best_on / best_off:.4f}  (the least disturbed pair)")
+    paired = statistics.median(a[0] / b[0] for a, b in zip(on, off))
+    print(f"median of paired ratios: {paired:.4f}  (each round's two runs back to back; robust to drift)")
     per_record = memory_per_record(args.tests)
     print(f"memory per test record: {per_record:.0f} bytes (target < 1024)")
     verdict = "ok" if ratio <= 1.05 and per_record < 1024 else "OVER LIMIT"

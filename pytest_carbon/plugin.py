@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import heapq
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,16 +271,40 @@ class CarbonSession:
         if budget.value is not None:
             energy = sum(session_channels)
             self.session_verdict = judge(Budget(budget.value, budget.origin), energy, self.model.co2e_g(energy, duration))
-        tests = [report_record.test_dict(r, facts) for r in self.ledger.tests.values()]
+        records = list(self.ledger.tests.values())
+        tests_energy = sum(r.total_energy for r in records)
+        extra = self.attribution_fields()
+        if not self.needs_every_test():
+            # Only the terminal reads this report: it shows the costliest tests and the
+            # verdicts, so only those become dicts (the rest are counted).
+            extra["test_count"] = len(records)
+            records = self.terminal_subset(records)
+        tests = [report_record.test_dict(r, facts) for r in records]
         fixtures = [report_record.fixture_dict(r, facts) for r in self.ledger.fixtures.values()]
         overhead = report_record.overhead_dict(self.ledger.overhead, facts)
-        extra = self.attribution_fields()
         if "machine_energy_j" in extra:
             extra["summary_lines"] = attribution_lines(extra)
         return report_record.build_report(
             tests, fixtures, overhead, session_channels, duration, facts, self.session_verdict, complete, interrupted,
-            extra_session=extra,
+            extra_session=extra, tests_energy=tests_energy,
         )
+
+    def needs_every_test(self) -> bool:
+        return bool(
+            self.json_path is not None
+            or self.report_writers
+            or self.baseline is not None
+            or self.role != "serial"
+            or self.config.get_verbosity() > 0
+        )
+
+    def terminal_subset(self, records: list[TestRecord]) -> list[TestRecord]:
+        co2e = self.model.co2e_g
+        top = heapq.nlargest(
+            self.settings.value("top"), records, key=lambda r: co2e(r.total_energy, r.total_duration)
+        )
+        chosen = {id(r) for r in top}
+        return [r for r in records if id(r) in chosen or r.verdict is not None]
 
     def judge_session(self, session: pytest.Session) -> None:
         verdict = self.session_verdict
@@ -408,8 +433,10 @@ class CarbonPlugin(CarbonSession):
         if phase >= 0 and ledger.is_current(record, phase):
             if phase < TEARDOWN:
                 ledger.boundary(record, phase + 1)
-            else:
+            elif self.test_listeners:
                 ledger.boundary(ledger.overhead, BETWEEN)
+            # Otherwise nothing reads the test's figures before the next test starts, so its
+            # teardown interval runs on until then: one reading per test saved.
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -31,3 +31,49 @@ def test_asking_for_a_missing_gpu_meter_is_a_usage_error(monkeypatch):
     install(monkeypatch, "pynvml", FAKE_NVML_DIR, {"devices": []})
     with pytest.raises(CarbonConfigError, match="asks for nvml, which is unavailable here"):
         select_meters(("nvml",), MeterOptions(environ={}), "--carbon-meters")
+
+
+class FlakySnapshotMeter:
+    """A meter with its own snapshot that fails on its fourth reading."""
+
+    name = "flaky"
+    measured = False
+    poll_interval_s = None
+
+    def __init__(self):
+        from pytest_carbon.meters.base import Channel
+
+        self.channels = (Channel("flaky", "cpu", "cpu"),)
+        self.calls = 0
+
+    def start(self):
+        pass
+
+    def snapshot(self):
+        self.calls += 1
+        if self.calls >= 4:
+            raise OSError("counter vanished")
+        return [float(self.calls), 10.0 * self.calls]
+
+    def read(self):
+        return tuple(self.snapshot()[1:])
+
+    def close(self):
+        pass
+
+    def describe(self):
+        return "flaky"
+
+
+def test_a_meter_failing_on_the_snapshot_path_is_dropped_and_holds_its_last_value():
+    from pytest_carbon.meters import MeterSet
+
+    meters = MeterSet([FlakySnapshotMeter()])
+    meters.start()  # reading 1
+    assert meters.read()[1:] == [20.0]  # reading 2
+    assert meters.read()[1:] == [30.0]  # reading 3
+    after_failure = meters.read()  # reading 4 fails: dropped, last value held
+    assert after_failure[1:] == [30.0]
+    assert meters.read()[1:] == [30.0]
+    assert "flaky" in meters.dropped and "counter vanished" in meters.dropped["flaky"]
+    assert len(meters.warnings) == 1

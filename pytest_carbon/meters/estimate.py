@@ -140,6 +140,21 @@ class EstimateMeter:
             return (cpu, memory_j)
         return (cpu,)
 
+    def snapshot(self) -> list[float]:
+        """`[t, *read()]` in one call: the meter set's path when this is its only meter."""
+        now = _perf_counter()
+        memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
+        self._memory_t = now
+        clock = self._clock
+        if clock is None:
+            return [now, memory_j]
+        if now - clock.refreshed_at >= clock.refresh_s:
+            clock.refresh(now)
+        cpu = self._idle_w * (now - self._t0) + self._dynamic_w * (_process_time() - clock.own_start + clock.others)
+        if self._with_memory:
+            return [now, cpu, memory_j]
+        return [now, cpu]
+
     def poll(self) -> None:
         self._memory_w = self._memory_watts()
 

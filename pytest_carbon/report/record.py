@@ -148,12 +148,14 @@ def build_report(
     complete: bool,
     interrupted: str | None,
     extra_session: dict[str, Any] | None = None,
+    tests_energy: float | None = None,
 ) -> dict[str, Any]:
     model = facts.model
     energy = sum(session_channels)
     operational = model.operational_g(energy)
     embodied = model.embodied_g(session_duration)
-    tests_energy = sum(t["energy_j"] for t in tests)
+    if tests_energy is None:  # given when `tests` holds only some of the tests
+        tests_energy = sum(t["energy_j"] for t in tests)
     fixtures_energy = sum(f["energy_j"] for f in fixtures)
     meters = []
     for name in dict.fromkeys(c.meter for c in facts.channels):

@@ -76,7 +76,8 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
         ranked = sorted(tests, key=lambda t: t["co2e_g"], reverse=True)
         shown = ranked if verbosity > 0 else ranked[:top]
         if shown:
-            title = "all tests" if verbosity > 0 else f"top {len(shown)} of {len(tests)} tests"
+            count = session.get("test_count", len(tests))
+            title = "all tests" if verbosity > 0 else f"top {len(shown)} of {count} tests"
             lines.append(Line(f"{title}:{'':>3}energy         gCO2e      time  test", "bold"))
             for test in shown:
                 flags = f"  [{', '.join(test['flags'])}]" if test["flags"] else ""
