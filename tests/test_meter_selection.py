@@ -77,3 +77,33 @@ def test_a_meter_failing_on_the_snapshot_path_is_dropped_and_holds_its_last_valu
     assert meters.read()[1:] == [30.0]
     assert "flaky" in meters.dropped and "counter vanished" in meters.dropped["flaky"]
     assert len(meters.warnings) == 1
+
+
+def test_official_nvml_bindings_are_not_imported_when_their_library_is_missing(tmp_path, monkeypatch):
+    from pytest_carbon.meters import nvml
+
+    site = tmp_path / "site"
+    (site / "nvidia_ml_py-13.0.0.dist-info").mkdir(parents=True)
+    (site / "pynvml.py").write_text("raise AssertionError('the bindings were imported')\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(__import__("sys").modules, "pynvml", raising=False)
+    monkeypatch.setattr(nvml, "NVML_LIBRARY", "libnvidia-ml-absent-for-this-test.so.1")
+    probe = nvml.probe_nvml("visible", {})
+    assert not probe.available
+    assert "libnvidia-ml-absent-for-this-test.so.1 cannot be loaded" in probe.summary
+    assert "nvidia-smi" in probe.fix
+
+
+def test_a_module_named_pynvml_from_elsewhere_is_imported_and_asked(tmp_path, monkeypatch):
+    from pytest_carbon.meters import nvml
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pynvml.py").write_text(
+        "class NVMLError(Exception):\n    pass\n"
+        "def nvmlInit():\n    raise NVMLError('no driver here')\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(__import__("sys").modules, "pynvml", raising=False)
+    probe = nvml.probe_nvml("visible", {})
+    assert not probe.available and "no driver here" in probe.summary

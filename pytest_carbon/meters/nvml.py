@@ -8,7 +8,9 @@ machine without the library, the driver or a GPU simply has no `nvml` meter.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +22,9 @@ _FIX_DRIVER = (
     "nothing to do on a machine without NVIDIA GPUs; otherwise install the NVIDIA driver "
     "(it ships libnvidia-ml.so) and check that `nvidia-smi` works for this user"
 )
+
+
+NVML_LIBRARY = "libnvidia-ml.so.1"
 
 
 class NvmlSource:
@@ -58,7 +63,32 @@ class NvmlSource:
                 pass
 
 
+def official_bindings_without_library() -> str | None:
+    """The official bindings (nvidia-ml-py) on a Linux machine whose NVML library cannot be
+    loaded: the reason, found without paying for their import (tens of milliseconds on
+    every run of a machine without NVIDIA GPUs). None when the import should be tried."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import importlib.util
+
+    spec = importlib.util.find_spec("pynvml")
+    if spec is None or spec.origin is None:
+        return None
+    if not any(Path(spec.origin).parent.glob("nvidia_ml_py-*.dist-info")):
+        return None  # some other module named pynvml: let it speak for itself
+    import ctypes
+
+    try:
+        ctypes.CDLL(NVML_LIBRARY)  # what the bindings' nvmlInit loads
+    except OSError as error:
+        return f"the NVML library {NVML_LIBRARY} cannot be loaded ({error})"
+    return None
+
+
 def probe_nvml(gpus: str, environ: Mapping[str, str], origin: str = "--carbon-gpus") -> Probe:
+    missing = official_bindings_without_library()
+    if missing is not None:
+        return Probe("nvml", False, f"NVML is unavailable: {missing}", fix=_FIX_DRIVER)
     try:
         import pynvml
     except ImportError as error:
