@@ -1,6 +1,6 @@
 """Cost of the plugin's per-test work alone, without pytest around it.
 
-Drives the plugin's per-test hooks (logstart, makereport x3, logreport x3) directly with
+Drives the plugin's per-test hooks (logstart, then logreport for each phase) directly with
 the meters this machine has, and prints microseconds per test and per boundary. Pair it
 with benchmarks/overhead.py, which measures the same thing end to end.
 
@@ -40,8 +40,7 @@ def main() -> int:
         start = time.perf_counter()
         for item, reports in tests:
             plugin.pytest_runtest_logstart(item.nodeid, ("tests/test_module.py", 1, ""))
-            for call, report in zip(calls, reports):
-                plugin.pytest_runtest_makereport(item, call)  # type: ignore[arg-type]
+            for report in reports:
                 plugin.pytest_runtest_logreport(report)  # type: ignore[arg-type]
         per_test = (time.perf_counter() - start) / args.tests * 1e6
         ledger = plugin.ledger

@@ -129,9 +129,6 @@ class Ledger:
         record, part = self._stack.pop() if self._stack else (self.overhead, BETWEEN)
         self.boundary(record, part)
 
-    def is_current(self, record: EnergyRecord, part: int) -> bool:
-        return self._record is record and self._part == part
-
     def test(self, nodeid: str, location: tuple[str, int | None] = ("", None)) -> TestRecord:
         record = self.tests.get(nodeid)
         if record is None:

@@ -35,7 +35,6 @@ from .report.terminal import Line, attribution_lines, header_line, render
 from .settings import OPTIONS, Settings, find_pyproject, load_settings
 
 PLUGIN_KEY = pytest.StashKey["CarbonPlugin"]()
-PHASE_INDEX = {name: i for i, name in enumerate(PHASES)}
 MARKER_HELP = (
     "carbon(limit=None, *, max_g=None, max_mg=None, max_kg=None, max_j=None, max_wh=None): "
     "fail this test if its setup and call emit more than the limit, e.g. carbon(max_g=0.5) or carbon('10 J') "
@@ -423,34 +422,36 @@ class CarbonPlugin(CarbonSession):
         self.ledger.boundary(record, SETUP)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-        # Runs before the report is made, right after the phase ended: close that phase.
-        record = self._running
-        if record is None or record.nodeid != item.nodeid:
-            return
-        phase = PHASE_INDEX.get(call.when, -1)
-        ledger = self.ledger
-        if phase >= 0 and ledger.is_current(record, phase):
-            if phase < TEARDOWN:
-                ledger.boundary(record, phase + 1)
-            elif self.test_listeners:
-                ledger.boundary(ledger.overhead, BETWEEN)
-            # Otherwise nothing reads the test's figures before the next test starts, so its
-            # teardown interval runs on until then: one reading per test saved.
-
-    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # tryfirst: the verdict is in the report before the terminal, junitxml, the
-        # last-failed cache, --maxfail or xdist see it.
+        # Each phase ends as its report is logged (right after pytest makes it): close the
+        # phase here. tryfirst: the verdict is in the report before the terminal,
+        # junitxml, the last-failed cache, --maxfail or xdist see it.
         record = self._running
         if record is None or record.nodeid != report.nodeid:
             return
         when = report.when
-        if when == "call":
-            self._judge(record, report)
-        elif report.passed and when == "setup":
-            return  # nothing to fold in: the outcome is decided by the call
-        record.outcome = combine(record.outcome, report)
+        ledger = self.ledger
+        current = ledger._record is record
+        if when == "setup":
+            if current:
+                # No call phase follows a setup that failed or skipped.
+                ledger.boundary(record, CALL if report.passed else TEARDOWN)
+            if report.passed:
+                return  # nothing to fold in: the outcome is decided by the call
+        elif when == "call":
+            if current:
+                ledger.boundary(record, TEARDOWN)
+            if self.budgets:
+                self._judge(record, report)
+            if report.outcome == "passed" and not hasattr(report, "wasxfail"):
+                record.outcome = "passed"  # the common case, without the general fold
+                return
+        elif current and self.test_listeners:
+            ledger.boundary(ledger.overhead, BETWEEN)
+        # Otherwise the teardown interval runs on until the next test starts: nothing
+        # reads the test's figures before then, and one reading per test is saved.
+        if when != "teardown" or not report.passed:
+            record.outcome = combine(record.outcome, report)
         if when == "teardown":
             self._running = None
             for listener in self.test_listeners:

@@ -198,3 +198,28 @@ def test_parametrized_module_fixture_counts_each_setup(energy_suite):
     assert size["setups"] == 3
     assert size["energy_j"] == pytest.approx(6)
     assert [t["energy_j"] for t in report["tests"]] == pytest.approx([0.1, 0.1, 0.1])
+
+
+def test_a_failed_setup_has_no_call_and_its_teardown_is_still_measured(energy_suite):
+    energy_suite.makepyfile(
+        test_e="""
+        import pytest
+        from energy import burn
+
+        @pytest.fixture
+        def broken(request):
+            request.addfinalizer(lambda: burn(3))
+            burn(2)
+            raise RuntimeError("cannot set up")
+
+        def test_it(broken):
+            burn(100)
+        """
+    )
+    result = energy_suite.runpytest(*ONE_JOULE_ONE_MG, "--carbon-json=r.json")
+    result.assert_outcomes(errors=1)
+    (test,) = json.loads((energy_suite.path / "r.json").read_text())["tests"]
+    assert test["outcome"] == "error"
+    assert test["phases"]["setup"]["energy_j"] == pytest.approx(2)
+    assert test["phases"]["call"]["energy_j"] == pytest.approx(0)
+    assert test["phases"]["teardown"]["energy_j"] == pytest.approx(3)
