@@ -397,7 +397,7 @@ class CarbonPlugin(CarbonSession):
         default = self.settings["test_budget"]
         patterns = self.settings.patterns
         for item in items:
-            marker = item.get_closest_marker("carbon")
+            marker = closest_carbon_marker(item)
             try:
                 budget = resolve_test_budget(
                     (marker.args, dict(marker.kwargs)) if marker is not None else None,
@@ -524,6 +524,17 @@ class CarbonPlugin(CarbonSession):
     def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
         if self._tearing_down.pop(id(fixturedef), None) is not None:
             self.ledger.pop()
+
+def closest_carbon_marker(item: pytest.Item) -> pytest.Mark | None:
+    """item.get_closest_marker("carbon"), as a plain loop: it runs once per collected test."""
+    node: Any = item
+    while node is not None:
+        for mark in node.own_markers:
+            if mark.name == "carbon":
+                return mark
+        node = node.parent
+    return None
+
 
 def write_line(terminalreporter: Any, line: Line) -> None:
     markup = {"red": {"red": True, "bold": True}, "yellow": {"yellow": True}, "green": {"green": True}, "bold": {"bold": True}}
