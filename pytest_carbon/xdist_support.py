@@ -17,7 +17,7 @@ import pytest
 
 from .attribution import ActiveWorkers, Attributor, gpu_split_note
 from .budgets import Budget, judge
-from .ledger import PHASES, TestRecord
+from .ledger import TestRecord
 from .meters import MeterSet
 from .meters.base import Channel
 from .plugin import CarbonSession
@@ -316,4 +316,4 @@ def worker_lines(workers: list[dict[str, Any]], missing_tests: list[str]) -> lis
     return lines
 
 
-__all__ = ["CarbonController", "WorkerShipping", "worker_attributor", "PHASES"]
+__all__ = ["CarbonController", "WorkerShipping", "worker_attributor"]

@@ -268,7 +268,6 @@ def test_plugin_output_with_two_gpus(pytester, monkeypatch, tmp_path):
     for channel in nvml["channels"]:
         key = f"nvml/{channel['name']}"
         tests = sum(t["by_channel"][key] for t in report["tests"])
-        overhead = sum(part["by_meter"].get("nvml", 0) for part in session["overhead"].values())
         assert tests <= channel["energy_j"]
     tests_nvml = sum(t["by_meter"]["nvml"] for t in report["tests"])
     overhead_nvml = sum(part["by_meter"].get("nvml", 0) for part in session["overhead"].values())

@@ -108,6 +108,7 @@ def test_pinned_workers_each_meter_their_own_gpu(pytester, monkeypatch, tmp_path
         assert len(gpu_channels) == 1, test["by_channel"]
         by_worker.setdefault(test["worker"], set()).update(gpu_channels)
     for worker, channels in by_worker.items():
+        assert len(channels) == 1, (worker, channels)  # a pinned worker meters its one GPU only
         watts = 200.0 if worker == "gw0" else 400.0
         test = next(t for t in report["tests"] if t["worker"] == worker)
         gpu_j = sum(v for k, v in test["by_channel"].items() if k.startswith("nvml/"))
