@@ -133,8 +133,6 @@ class Attributor:
         self._last_machine = self._machine_cpu.busy_seconds(first[0])
         self._last_process = self._process_cpu.seconds(first[0])
         self._attributed = [0.0] * (len(first) - 1)
-        self.process_cpu_s = 0.0
-        self.machine_cpu_s = 0.0
 
     def read(self) -> list[float]:
         now = self._read()
@@ -145,8 +143,6 @@ class Attributor:
         elapsed = t - last[0]
         busy = machine - self._last_machine
         own = process - self._last_process
-        self.machine_cpu_s += busy
-        self.process_cpu_s += own
         active = min(1.0, busy / (self.vcpus * elapsed)) if elapsed > 0 else 0.0
         share = min(1.0, own / busy) if busy > 0 else 0.0
         if self.workers is None:

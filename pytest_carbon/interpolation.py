@@ -8,7 +8,7 @@ test's start and end.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
@@ -20,10 +20,6 @@ FLAG = "gpu-interpolated"
 MIN_UPDATES = 2
 # ...or when extrapolation supplies more than a quarter of its GPU energy.
 MAX_SHARE = 0.25
-
-
-class Interpolating(Protocol):
-    def interpolation_state(self) -> tuple[int, float]: ...
 
 
 class InterpolationFlags:

@@ -26,13 +26,6 @@ class EnergyRecord:
         self.energy = array("d", bytes(8 * parts * channels))
         self.durations = array("d", bytes(8 * parts))
 
-    def charge(self, part: int, before: list[float], after: list[float]) -> None:
-        energy = self.energy
-        base = part * self.channels - 1
-        for i in range(1, self.channels + 1):
-            energy[base + i] += after[i] - before[i]
-        self.durations[part] += after[0] - before[0]
-
     def part_energy(self, part: int) -> float:
         start = part * self.channels
         return sum(self.energy[start : start + self.channels])
@@ -108,7 +101,7 @@ class Ledger:
     def boundary(self, record: EnergyRecord, part: int) -> list[float]:
         """Close the running interval, charging it to the current account; `record` is next."""
         now = self._read()
-        # EnergyRecord.charge, inlined: this runs four times per test.
+        # Add the interval to the current account; kept inline: this runs for every boundary.
         current = self._record
         last = self._last
         energy = current.energy
@@ -154,11 +147,3 @@ class Ledger:
     def session_duration(self) -> float:
         end = self.end if self.end is not None else self._last
         return end[0] - self.start[0]
-
-    def accounted_energy(self) -> float:
-        """Sum over every account; equals the session total when the timeline is tiled."""
-        return (
-            self.overhead.total_energy
-            + sum(r.total_energy for r in self.tests.values())
-            + sum(r.total_energy for r in self.fixtures.values())
-        )

@@ -234,13 +234,6 @@ class MeterSet:
     def measured(self) -> bool:
         return any(m.measured for m in self.meters)
 
-    def channel_index(self) -> dict[str, list[int]]:
-        """Indexes into a snapshot's energy values (after the timestamp) for each meter."""
-        index: dict[str, list[int]] = {}
-        for i, channel in enumerate(self.channels):
-            index.setdefault(channel.meter, []).append(i)
-        return index
-
 
 class Sampler:
     """One daemon thread that polls the meters that need it (wrapping counters, power)."""

@@ -117,31 +117,16 @@ class EstimateMeter:
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
 
-    def _advance_memory(self, now: float) -> float:
-        self._memory_j += self._memory_w * (now - self._memory_t)
-        self._memory_t = now
-        return self._memory_j
-
     def read(self) -> tuple[float, ...]:
-        # The hot path: one clock read, this process's CPU time, a few multiplications.
-        # Only the thread running the tests calls read(); poll() only swaps in a new
-        # memory wattage (one attribute store), so no lock is needed.
-        now = _perf_counter()
-        memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
-        self._memory_t = now
-        clock = self._clock
-        if clock is None:
-            return (memory_j,)
-        if now - clock.refreshed_at >= clock.refresh_s:
-            clock.refresh(now)
-        busy = _process_time() - clock.own_start + clock.others
-        cpu = self._idle_w * (now - self._t0) + self._dynamic_w * busy
-        if self._with_memory:
-            return (cpu, memory_j)
-        return (cpu,)
+        return tuple(self.snapshot()[1:])
 
     def snapshot(self) -> list[float]:
-        """`[t, *read()]` in one call: the meter set's path when this is its only meter."""
+        """`[t, *read()]` in one call: the meter set's path when this is its only meter.
+
+        The hot path: one clock read, this process's CPU time, a few multiplications.
+        Only the thread running the tests reads; poll() only swaps in a new memory
+        wattage (one attribute store), so no lock is needed.
+        """
         now = _perf_counter()
         memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
         self._memory_t = now

@@ -30,8 +30,3 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
 
 def write_json(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
     return write_atomic(path, json.dumps(report, indent=1, sort_keys=False) + "\n")
-
-
-def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
