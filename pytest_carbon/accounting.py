@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import live, regions
+from . import regions
 from .constants import constant
 from .embodied import EmbodiedModel
 from .errors import CarbonConfigError
@@ -21,8 +21,9 @@ INTENSITY_ACCEPTED = (
     "'auto' (detect the region from the environment), or live:<zone> (Electricity Maps, e.g. live:FR); "
     "`python -m pytest_carbon intensities` lists the table"
 )
-_NUMBER_WITH_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*(?:g(?:co2e?)?\s*/\s*kwh)?\s*$", re.IGNORECASE)
-_LIVE_ZONE = re.compile(r"^[A-Za-z]{2}(?:-[A-Za-z0-9]+)*$")
+# Patterns as text: `re` compiles and caches them on first use.
+_NUMBER_WITH_UNIT = r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*(?:g(?:co2e?)?\s*/\s*kwh)?\s*$"
+_LIVE_ZONE = r"^[A-Za-z]{2}(?:-[A-Za-z0-9]+)*$"
 
 # Where `auto` looks, in order: the variable and the provider its value names (None: any form).
 AUTO_VARIABLES: tuple[tuple[str, str | None], ...] = (
@@ -86,7 +87,7 @@ def resolve_intensity(raw: object, origin: str, environ: Mapping[str, str] | Non
     if not isinstance(raw, str):
         raise CarbonConfigError(raw, origin, "is not an intensity", INTENSITY_ACCEPTED)
     text = raw.strip()
-    if match := _NUMBER_WITH_UNIT.match(text):
+    if match := re.match(_NUMBER_WITH_UNIT, text, re.IGNORECASE):
         return _user_number(float(match.group(1)), raw, origin)
     lowered = text.lower()
     if lowered in ("world", "default"):
@@ -127,7 +128,7 @@ def _cloud(provider: str, region: str, raw: object, origin: str) -> Intensity:
 
 
 def _live(zone: str, raw: object, origin: str) -> Intensity:
-    if not _LIVE_ZONE.match(zone):
+    if not re.match(_LIVE_ZONE, zone):
         raise CarbonConfigError(raw, origin, "does not name an Electricity Maps zone", "live:<zone>, e.g. live:FR, live:DE, live:US-CAL-CISO")
     zone = zone.upper()
     stand_in = live_fallback(zone, origin)
@@ -180,6 +181,8 @@ def fetch_live(intensity: Intensity, environ: Mapping[str, str] | None = None) -
     if zone is None:
         return intensity
     environ = os.environ if environ is None else environ
+    from . import live  # only runs that ask for a live value need it
+
     try:
         reading = live.fetch(zone, environ)
     except live.LiveError as error:

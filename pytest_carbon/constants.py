@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .tables import load_table
 
 
-@dataclass(frozen=True)
-class Constant:
+class Constant(NamedTuple):
     key: str
     value: float
     unit: str

@@ -7,13 +7,24 @@ the sum over all accounts equals the session total exactly (up to float rounding
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PHASES = ("setup", "call", "teardown")
 SETUP, CALL, TEARDOWN = 0, 1, 2
 OVERHEAD_PARTS = ("startup", "collection", "between", "finish")
 STARTUP, COLLECTION, BETWEEN, FINISH = 0, 1, 2, 3
 FIXTURE_PARTS = ("setup", "teardown")
+
+
+_ZEROS: dict[int, array] = {}
+
+
+def zeros(size: int) -> array:
+    """A new array of `size` zero doubles (copied from a cached one: cheaper than building it)."""
+    template = _ZEROS.get(size)
+    if template is None:
+        template = _ZEROS[size] = array("d", bytes(8 * size))
+    return template[:]
 
 
 class EnergyRecord:
@@ -23,8 +34,8 @@ class EnergyRecord:
 
     def __init__(self, parts: int, channels: int) -> None:
         self.channels = channels
-        self.energy = array("d", bytes(8 * parts * channels))
-        self.durations = array("d", bytes(8 * parts))
+        self.energy = zeros(parts * channels)
+        self.durations = zeros(parts)
 
     def part_energy(self, part: int) -> float:
         start = part * self.channels
@@ -48,20 +59,28 @@ class EnergyRecord:
 
 
 class TestRecord(EnergyRecord):
-    __slots__ = ("nodeid", "location", "outcome", "verdict", "flags", "extra")
+    __slots__ = ("nodeid", "pytest_location", "outcome", "verdict", "flags", "extra")
 
-    def __init__(self, nodeid: str, channels: int, location: tuple[str, int | None] = ("", None)) -> None:
-        super().__init__(len(PHASES), channels)
+    def __init__(self, nodeid: str, channels: int, pytest_location: tuple[str, int | None, str] = ("", None, "")) -> None:
+        # Written out rather than through EnergyRecord.__init__: one of these is made per test.
+        self.channels = channels
+        self.energy = zeros(3 * channels)
+        self.durations = zeros(3)
         self.nodeid = nodeid
-        self.location = location
+        self.pytest_location = pytest_location  # as pytest gives it: (path, 0-based line, domain)
         self.outcome = "unknown"
         self.verdict: object | None = None
         self.flags: tuple[str, ...] = ()
         self.extra: dict[str, object] | None = None
 
+    @property
+    def location(self) -> tuple[str, int | None]:
+        """(path, 1-based line) of the test function."""
+        path, line = self.pytest_location[0], self.pytest_location[1]
+        return path, (line + 1 if line is not None else None)
 
-@dataclass(frozen=True)
-class FixtureKey:
+
+class FixtureKey(NamedTuple):
     name: str
     scope: str
     baseid: str  # where the fixture is defined ("" for plugins and the root conftest)
@@ -101,13 +120,25 @@ class Ledger:
     def boundary(self, record: EnergyRecord, part: int) -> list[float]:
         """Close the running interval, charging it to the current account; `record` is next."""
         now = self._read()
-        # Add the interval to the current account; kept inline: this runs for every boundary.
+        # Add the interval to the current account. Kept inline and unrolled for the usual
+        # channel counts: this runs three times per test.
         current = self._record
         last = self._last
         energy = current.energy
-        base = self._part * current.channels - 1
-        for i in range(1, len(now)):
-            energy[base + i] += now[i] - last[i]
+        channels = self.channels
+        base = self._part * channels
+        if channels == 2:
+            energy[base] += now[1] - last[1]
+            energy[base + 1] += now[2] - last[2]
+        elif channels == 1:
+            energy[base] += now[1] - last[1]
+        elif channels == 3:
+            energy[base] += now[1] - last[1]
+            energy[base + 1] += now[2] - last[2]
+            energy[base + 2] += now[3] - last[3]
+        else:
+            for i in range(channels):
+                energy[base + i] += now[i + 1] - last[i + 1]
         current.durations[self._part] += now[0] - last[0]
         self._last = now
         self._record = record
@@ -122,10 +153,10 @@ class Ledger:
         record, part = self._stack.pop() if self._stack else (self.overhead, BETWEEN)
         self.boundary(record, part)
 
-    def test(self, nodeid: str, location: tuple[str, int | None] = ("", None)) -> TestRecord:
+    def test(self, nodeid: str, pytest_location: tuple[str, int | None, str] = ("", None, "")) -> TestRecord:
         record = self.tests.get(nodeid)
         if record is None:
-            record = self.tests[nodeid] = TestRecord(nodeid, self.channels, location)
+            record = self.tests[nodeid] = TestRecord(nodeid, self.channels, pytest_location)
         return record
 
     def fixture(self, key: FixtureKey) -> FixtureRecord:

@@ -20,7 +20,6 @@ from .errors import CarbonConfigError
 from .interpolation import interpolation_flags
 from .ledger import BETWEEN, CALL, COLLECTION, FINISH, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
 from .attribution import ActiveWorkers, Attributor
-from .measure import CarbonMeasurer
 from .meters import MeterOptions, MeterSet, select_meters
 from .model import model_from_settings
 from .outcomes import combine
@@ -31,6 +30,7 @@ from .report.outputs import JUnitProperties, report_writers, settings_record
 
 if TYPE_CHECKING:
     from .compare import Baseline
+    from .measure import CarbonMeasurer
 from .report.terminal import Line, attribution_lines, header_line, render
 from .settings import OPTIONS, Settings, find_pyproject, load_settings
 
@@ -417,9 +417,9 @@ class CarbonPlugin(CarbonSession):
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        line = location[1] + 1 if location[1] is not None else None
-        record = self._running = self.ledger.test(nodeid, (location[0], line))
-        self.ledger.boundary(record, SETUP)
+        ledger = self.ledger
+        record = self._running = ledger.test(nodeid, location)
+        ledger.boundary(record, SETUP)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -430,32 +430,43 @@ class CarbonPlugin(CarbonSession):
         if record is None or record.nodeid != report.nodeid:
             return
         when = report.when
-        ledger = self.ledger
-        current = ledger._record is record
-        if when == "setup":
-            if current:
-                # No call phase follows a setup that failed or skipped.
-                ledger.boundary(record, CALL if report.passed else TEARDOWN)
-            if report.passed:
-                return  # nothing to fold in: the outcome is decided by the call
-        elif when == "call":
-            if current:
+        passed = report.outcome == "passed"
+        if when == "call":
+            if hasattr(report, "context"):
+                return  # a subtest's report, logged while the call phase goes on
+            ledger = self.ledger
+            if ledger._record is record:
                 ledger.boundary(record, TEARDOWN)
             if self.budgets:
                 self._judge(record, report)
-            if report.outcome == "passed" and not hasattr(report, "wasxfail"):
+                passed = report.outcome == "passed"
+            if passed and not hasattr(report, "wasxfail"):
                 record.outcome = "passed"  # the common case, without the general fold
                 return
-        elif current and self.test_listeners:
-            ledger.boundary(ledger.overhead, BETWEEN)
-        # Otherwise the teardown interval runs on until the next test starts: nothing
-        # reads the test's figures before then, and one reading per test is saved.
-        if when != "teardown" or not report.passed:
-            record.outcome = combine(record.outcome, report)
-        if when == "teardown":
+        elif when == "setup":
+            ledger = self.ledger
+            if ledger._record is record:
+                # No call phase follows a setup that failed or skipped.
+                ledger.boundary(record, CALL if passed else TEARDOWN)
+            if passed:
+                return  # nothing to fold in: the outcome is decided by the call
+        else:
+            # The teardown interval runs on until the next test starts unless something
+            # reads the test's figures now: one reading per test is saved.
+            if self.test_listeners:
+                ledger = self.ledger
+                if ledger._record is record:
+                    ledger.boundary(ledger.overhead, BETWEEN)
+                if not passed:
+                    record.outcome = combine(record.outcome, report)
+                self._running = None
+                for listener in self.test_listeners:
+                    listener(record, report)
+                return
             self._running = None
-            for listener in self.test_listeners:
-                listener(record, report)
+            if passed:
+                return
+        record.outcome = combine(record.outcome, report)
 
     def _judge(self, record: TestRecord, report: pytest.TestReport) -> None:
         budget = self.budgets.get(record.nodeid)
@@ -547,4 +558,6 @@ def carbon(request: pytest.FixtureRequest) -> CarbonMeasurer:
     plugin = request.config.stash.get(PLUGIN_KEY, None)
     if plugin is None:
         pytest.skip("pytest-carbon is not measuring this run")
+    from .measure import CarbonMeasurer
+
     return CarbonMeasurer(plugin.ledger.read, plugin.meter_set.channels, plugin.facts.meter_measured, plugin.model)

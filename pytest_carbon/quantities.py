@@ -36,8 +36,10 @@ ACCEPTED = (
 )
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_QUANTITY = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s\d].*?)?\s*$")
-_CO2E_SUFFIX = re.compile(r"\s*co2e?q?$", re.IGNORECASE)
+# Patterns as text: `re` compiles and caches them on first use, so runs without a budget
+# never pay for them.
+_QUANTITY = rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s\d].*?)?\s*$"
+_CO2E_SUFFIX = r"\s*co2e?q?$"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def parse_quantity(raw: object, origin: str) -> Quantity:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             hint = f" (write it as a string with a unit, e.g. \"{raw}g\")"
         raise CarbonConfigError(raw, origin, f"is not a quantity string{hint}", ACCEPTED)
-    match = _QUANTITY.match(raw)
+    match = re.match(_QUANTITY, raw)
     if match is None:
         raise CarbonConfigError(raw, origin, "is not a quantity", ACCEPTED)
     number = float(match.group("number"))
@@ -85,7 +87,7 @@ def parse_quantity(raw: object, origin: str) -> Quantity:
 
 
 def _strip_co2e(unit_text: str) -> tuple[str, bool]:
-    stripped = _CO2E_SUFFIX.sub("", unit_text)
+    stripped = re.sub(_CO2E_SUFFIX, "", unit_text, flags=re.IGNORECASE)
     return stripped.strip(), stripped != unit_text
 
 

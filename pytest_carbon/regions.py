@@ -7,8 +7,7 @@ used (the Intensity's note says so).
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .tables import load_table
 
@@ -17,8 +16,7 @@ PROVIDER_NAMES = {"gcp": "Google Cloud", "aws": "AWS", "azure": "Azure"}
 COUNTRY_ALIASES = {"UK": "GB"}
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """A table figure: what the Intensity is built from."""
 
     g_per_kwh: float
@@ -105,14 +103,15 @@ def cloud_region(provider: str, region: str) -> Found | None:
 
 def suggest(value: str, choices: list[str]) -> str:
     """' (did you mean ...?)' for the closest choices, or ''."""
-    close = difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
+    from difflib import get_close_matches  # only error messages need it
+
+    close = get_close_matches(value, choices, n=3, cutoff=0.6)
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One line of `python -m pytest_carbon intensities`."""
 
     form: str

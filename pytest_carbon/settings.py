@@ -5,13 +5,12 @@ Every value remembers where it came from, so an error can name its source.
 
 from __future__ import annotations
 
-import difflib
 import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .accounting import parse_pue, resolve_intensity
 from .errors import CarbonConfigError
@@ -19,16 +18,10 @@ from .meters import parse_meter_list
 from .meters.gpu_devices import parse_gpus
 from .quantities import Quantity, parse_quantity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 PYPROJECT_TABLE = "tool.pytest_carbon"
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     value: Any
     origin: str  # "--carbon-budget", "pyproject.toml [tool.pytest_carbon] budget", "default", ...
 
@@ -87,8 +80,7 @@ def _flag(raw: object, origin: str) -> bool:
     raise CarbonConfigError(raw, origin, "is not true or false", "true or false")
 
 
-@dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(NamedTuple):
     key: str  # pyproject key in [tool.pytest_carbon]
     flag: str | None  # command-line flag
     ini: str | None  # pytest ini option
@@ -147,8 +139,7 @@ def option_spec(key: str) -> OptionSpec:
     return next(spec for spec in OPTIONS if spec.key == key)
 
 
-@dataclass(frozen=True)
-class PatternBudget:
+class PatternBudget(NamedTuple):
     pattern: str
     limit: Quantity
     origin: str
@@ -183,6 +174,10 @@ def find_pyproject(inipath: Path | None, rootpath: Path) -> Path | None:
 def read_table(pyproject: Path | None) -> dict[str, Any]:
     if pyproject is None:
         return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         with pyproject.open("rb") as handle:
             document = tomllib.load(handle)
@@ -206,7 +201,9 @@ def load_settings(
     known = [spec.key for spec in OPTIONS] + list(TABLE_KEYS)
     for key in table:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
+            from difflib import get_close_matches
+
+            close = get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise CarbonConfigError(key, f"{pyproject}", f"is an unknown key in [{PYPROJECT_TABLE}]{hint}", "the keys " + ", ".join(known))
     values: dict[str, Setting] = {}

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 DATA = Path(__file__).parent / "data"
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     name: str
     header: tuple[str, ...]  # the `#` lines, without the marker
     rows: tuple[dict[str, str], ...]

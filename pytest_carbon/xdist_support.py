@@ -154,7 +154,8 @@ class CarbonController(CarbonSession):
         if "channels" in data:
             self.worker_channels[name] = channels_from(data["channels"])
         channels = self.worker_channels.get(name, self.meter_set.channels)
-        record = TestRecord(data["nodeid"], len(channels), tuple(data["location"]))  # type: ignore[arg-type]
+        path, line = data["location"]
+        record = TestRecord(data["nodeid"], len(channels), (path, line - 1 if line is not None else None, ""))
         record.energy = array("d", data["energy"])
         record.durations = array("d", data["durations"])
         record.outcome = data["outcome"]

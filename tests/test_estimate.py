@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -32,7 +31,7 @@ BASE = CpuInfo("", "", None, None, None, 2, "test")
     ],
 )
 def test_microarchitecture_from_model_name(name, expected):
-    assert microarchitecture(dataclasses.replace(BASE, model_name=name))[0] == expected
+    assert microarchitecture(BASE._replace(model_name=name))[0] == expected
 
 
 @pytest.mark.parametrize(
@@ -49,17 +48,17 @@ def test_microarchitecture_from_model_name(name, expected):
     ],
 )
 def test_microarchitecture_from_family_and_model_when_the_name_hides_it(vendor, family, model, stepping, expected):
-    cpu = dataclasses.replace(BASE, model_name="Intel(R) Xeon(R) CPU @ 2.20GHz", vendor=vendor, family=family, model=model, stepping=stepping)
+    cpu = BASE._replace(model_name="Intel(R) Xeon(R) CPU @ 2.20GHz", vendor=vendor, family=family, model=model, stepping=stepping)
     assert microarchitecture(cpu)[0] == expected
 
 
 def test_power_model_uses_the_table_row_and_labels_fallbacks():
-    known = cpu_power_model(dataclasses.replace(BASE, model_name="AMD EPYC 7763"))
+    known = cpu_power_model(BASE._replace(model_name="AMD EPYC 7763"))
     assert (known.row, known.min_w, known.max_w, known.fallback) == ("EPYC 3rd Gen", 0.456, 1.957, False)
-    epyc = cpu_power_model(dataclasses.replace(BASE, model_name="AMD EPYC"))
+    epyc = cpu_power_model(BASE._replace(model_name="AMD EPYC"))
     assert epyc.fallback and "generation unknown" in epyc.row
     assert 0.45 < epyc.min_w < 0.85 and 1.69 < epyc.max_w < 2.61  # within the EPYC rows it averages
-    unknown = cpu_power_model(dataclasses.replace(BASE, model_name="Some Laptop CPU"))
+    unknown = cpu_power_model(BASE._replace(model_name="Some Laptop CPU"))
     assert unknown.fallback and (unknown.min_w, unknown.max_w) == (0.74, 3.5)
     assert "fallback" in unknown.describe()
 
@@ -81,7 +80,7 @@ def _spin(seconds: float) -> float:
 
 
 def test_estimate_follows_the_cpu_power_model():
-    meter = EstimateMeter(frozenset({"cpu"}), cpu=dataclasses.replace(BASE, model_name="AMD EPYC 7763", vcpus=2))
+    meter = EstimateMeter(frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
     meter.start()
     try:
         t0 = time.perf_counter()

@@ -223,3 +223,30 @@ def test_a_failed_setup_has_no_call_and_its_teardown_is_still_measured(energy_su
     assert test["phases"]["setup"]["energy_j"] == pytest.approx(2)
     assert test["phases"]["call"]["energy_j"] == pytest.approx(0)
     assert test["phases"]["teardown"]["energy_j"] == pytest.approx(3)
+
+
+def test_subtest_reports_do_not_end_the_call_phase(energy_suite):
+    """pytest's subtests log a report per block while the call goes on: the whole call,
+    before, between and after the blocks, is the call phase, and is what the budget judges."""
+    pytest.importorskip("_pytest.subtests")
+    energy_suite.makepyfile(
+        test_s="""
+        import pytest
+        from energy import burn
+
+        @pytest.mark.carbon(max_j=20)
+        def test_blocks(subtests):
+            burn(1)
+            for index in range(2):
+                with subtests.test(index=index):
+                    burn(2)
+            burn(30)
+        """
+    )
+    result = energy_suite.runpytest(*ONE_JOULE_ONE_MG, "--carbon-json=r.json")
+    result.stdout.fnmatch_lines(["*carbon budget exceeded: 35*J > 20*J*"])
+    (test,) = json.loads((energy_suite.path / "r.json").read_text())["tests"]
+    assert test["phases"]["call"]["energy_j"] == pytest.approx(35)
+    assert test["phases"]["teardown"]["energy_j"] == pytest.approx(0)
+    assert test["verdict"] == "exceeded"
+    assert test["outcome"] == "failed"

@@ -79,7 +79,7 @@ def test_a_meter_failing_on_the_snapshot_path_is_dropped_and_holds_its_last_valu
     assert len(meters.warnings) == 1
 
 
-def test_official_nvml_bindings_are_not_imported_when_their_library_is_missing(tmp_path, monkeypatch):
+def test_official_nvml_bindings_are_not_imported_without_an_nvidia_driver(tmp_path, monkeypatch):
     from pytest_carbon.meters import nvml
 
     site = tmp_path / "site"
@@ -87,11 +87,30 @@ def test_official_nvml_bindings_are_not_imported_when_their_library_is_missing(t
     (site / "pynvml.py").write_text("raise AssertionError('the bindings were imported')\n")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delitem(__import__("sys").modules, "pynvml", raising=False)
-    monkeypatch.setattr(nvml, "NVML_LIBRARY", "libnvidia-ml-absent-for-this-test.so.1")
+    absent = str(tmp_path / "dev" / "nvidiactl")
+    monkeypatch.setattr(nvml, "NVIDIA_DRIVER_DEVICES", (absent,))
     probe = nvml.probe_nvml("visible", {})
     assert not probe.available
-    assert "libnvidia-ml-absent-for-this-test.so.1 cannot be loaded" in probe.summary
+    assert f"none of {absent} exists" in probe.summary
     assert "nvidia-smi" in probe.fix
+
+
+def test_official_nvml_bindings_are_asked_where_an_nvidia_driver_is_visible(tmp_path, monkeypatch):
+    from pytest_carbon.meters import nvml
+
+    site = tmp_path / "site"
+    (site / "nvidia_ml_py-13.0.0.dist-info").mkdir(parents=True)
+    (site / "pynvml.py").write_text(
+        "class NVMLError(Exception):\n    pass\n"
+        "def nvmlInit():\n    raise NVMLError('asked the driver')\n"
+    )
+    device = tmp_path / "nvidiactl"
+    device.write_text("")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(__import__("sys").modules, "pynvml", raising=False)
+    monkeypatch.setattr(nvml, "NVIDIA_DRIVER_DEVICES", (str(tmp_path / "absent"), str(device)))
+    probe = nvml.probe_nvml("visible", {})
+    assert not probe.available and "asked the driver" in probe.summary
 
 
 def test_a_module_named_pynvml_from_elsewhere_is_imported_and_asked(tmp_path, monkeypatch):

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 # What a channel's energy belongs to. A measured meter claims its components so that the
 # estimate only covers what nothing measures.
 Component = Literal["cpu", "memory", "gpu", "platform"]
 
 
-@dataclass(frozen=True)
-class Channel:
+class Channel(NamedTuple):
     """One cumulative energy series of a meter, e.g. RAPL package-0 or GPU 0."""
 
     meter: str

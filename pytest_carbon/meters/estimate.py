@@ -8,8 +8,7 @@ busy CPU-seconds. Memory: a fixed number of watts per GB of memory in use.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from statistics import fmean
+from typing import NamedTuple
 
 
 from ..constants import constant
@@ -26,8 +25,7 @@ AVERAGE_ROW = "ccf-app:aws-average"
 FAMILY_MEAN_ROWS = ("EPYC 1st Gen", "EPYC 2nd Gen", "EPYC 3rd Gen", "EPYC 4th Gen")
 
 
-@dataclass(frozen=True)
-class CpuPowerModel:
+class CpuPowerModel(NamedTuple):
     row: str  # the power-table row used
     min_w: float
     max_w: float
@@ -55,8 +53,8 @@ def cpu_power_model(cpu: CpuInfo) -> CpuPowerModel:
     if "EPYC" in cpu.model_name.upper() and epyc_rows:
         return CpuPowerModel(
             "EPYC, generation unknown (mean of EPYC 1st-4th Gen)",
-            round(fmean(r[0] for r in epyc_rows), 3),
-            round(fmean(r[1] for r in epyc_rows), 3),
+            round(sum(r[0] for r in epyc_rows) / len(epyc_rows), 3),
+            round(sum(r[1] for r in epyc_rows) / len(epyc_rows), 3),
             how,
             True,
             cpu.vcpus,

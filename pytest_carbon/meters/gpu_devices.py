@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import CarbonConfigError
 
 GPUS_ACCEPTED = "all, visible (default: the GPUs CUDA_VISIBLE_DEVICES allows), or comma-separated device indices such as 0,2"
 
 
-@dataclass(frozen=True)
-class GpuDevice:
+class GpuDevice(NamedTuple):
     """One physical GPU as the vendor library enumerates it."""
 
     index: int  # the library's index (NVML: PCI bus order)

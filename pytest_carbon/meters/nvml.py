@@ -8,6 +8,7 @@ machine without the library, the driver or a GPU simply has no `nvml` meter.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +25,9 @@ _FIX_DRIVER = (
 )
 
 
-NVML_LIBRARY = "libnvidia-ml.so.1"
+# NVML talks to the kernel driver through these (the second under WSL 2); without them
+# nvmlInit can only fail.
+NVIDIA_DRIVER_DEVICES = ("/dev/nvidiactl", "/dev/dxg")
 
 
 class NvmlSource:
@@ -64,10 +67,12 @@ class NvmlSource:
 
 
 def official_bindings_without_library() -> str | None:
-    """The official bindings (nvidia-ml-py) on a Linux machine whose NVML library cannot be
-    loaded: the reason, found without paying for their import (tens of milliseconds on
-    every run of a machine without NVIDIA GPUs). None when the import should be tried."""
+    """The official bindings (nvidia-ml-py) on a Linux machine without an NVIDIA driver: the
+    reason, found without paying for their import (tens of milliseconds on every run of a
+    machine without NVIDIA GPUs). None when the import should be tried."""
     if not sys.platform.startswith("linux"):
+        return None
+    if any(os.path.exists(path) for path in NVIDIA_DRIVER_DEVICES):
         return None
     import importlib.util
 
@@ -76,13 +81,7 @@ def official_bindings_without_library() -> str | None:
         return None
     if not any(Path(spec.origin).parent.glob("nvidia_ml_py-*.dist-info")):
         return None  # some other module named pynvml: let it speak for itself
-    import ctypes
-
-    try:
-        ctypes.CDLL(NVML_LIBRARY)  # what the bindings' nvmlInit loads
-    except OSError as error:
-        return f"the NVML library {NVML_LIBRARY} cannot be loaded ({error})"
-    return None
+    return f"no NVIDIA driver is visible here (none of {', '.join(NVIDIA_DRIVER_DEVICES)} exists)"
 
 
 def probe_nvml(gpus: str, environ: Mapping[str, str], origin: str = "--carbon-gpus") -> Probe:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .base import Channel, Probe
 
@@ -14,8 +14,7 @@ DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 _MAX_ZONE_WATTS = 1000.0
 
 
-@dataclass(frozen=True)
-class RaplZone:
+class RaplZone(NamedTuple):
     path: Path
     name: str  # "package-0", "dram", "psys", ...
     control_type: str  # "intel-rapl", "intel-rapl-mmio", "intel-rapl-tpmi"

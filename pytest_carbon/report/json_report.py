@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -29,4 +28,6 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
+    import json  # imported when a report is written, not at start-up
+
     return write_atomic(path, json.dumps(report, indent=1, sort_keys=False) + "\n")

@@ -55,17 +55,20 @@ class HtmlWriter:
 
 
 def report_writers(settings: Settings, rootpath: Path, environ: Mapping[str, str] = os.environ) -> list[Writer]:
-    from .github import AnnotationWriter
-    from .markdown import markdown_writers
-
+    # Each writer's module is imported only by runs that write it: start-up stays short.
     writers: list[Writer] = []
     md = settings.value("md")
-    top = settings.value("top") if settings["top"].origin != "default" else MARKDOWN_TOP
-    writers.extend(markdown_writers(resolve(rootpath, md) if md else None, top, environ))
+    if md or environ.get("GITHUB_STEP_SUMMARY"):
+        from .markdown import markdown_writers
+
+        top = settings.value("top") if settings["top"].origin != "default" else MARKDOWN_TOP
+        writers.extend(markdown_writers(resolve(rootpath, md) if md else None, top, environ))
     html = settings.value("html")
     if html:
         writers.append(HtmlWriter(resolve(rootpath, html)))
     if environ.get("GITHUB_ACTIONS") == "true":
+        from .github import AnnotationWriter
+
         writers.append(AnnotationWriter(rootpath))
     return writers
 

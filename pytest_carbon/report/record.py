@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import socket
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,7 +207,7 @@ def build_report(
             "system": platform.system(),
             "release": platform.release(),
             "machine": platform.machine(),
-            "hostname": socket.gethostname(),
+            "hostname": platform.node(),
             "python": sys.version.split()[0],
             "pytest": pytest.__version__,
             "pytest_carbon": __version__,

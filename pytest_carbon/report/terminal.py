@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..quantities import format_energy, format_mass, format_pair
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     text: str
     style: str = ""  # "", "red", "yellow", "green", "bold"
 
@@ -98,9 +96,10 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
                     )
                 )
     lines.extend(budget_lines(report))
-    from ..compare import summary_lines as comparison_summary
+    if report.get("comparison"):
+        from ..compare import summary_lines as comparison_summary
 
-    lines.extend(Line(text, style) for text, style in comparison_summary(report))
+        lines.extend(Line(text, style) for text, style in comparison_summary(report))
     if verbosity >= 0:
         lines.append(Line("how measured: " + how_measured(session)))
         for note in session.get("notes", []):
