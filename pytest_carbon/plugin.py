@@ -453,19 +453,15 @@ class CarbonPlugin(CarbonSession):
         else:
             # The teardown interval runs on until the next test starts unless something
             # reads the test's figures now: one reading per test is saved.
-            if self.test_listeners:
-                ledger = self.ledger
-                if ledger._record is record:
-                    ledger.boundary(ledger.overhead, BETWEEN)
-                if not passed:
-                    record.outcome = combine(record.outcome, report)
-                self._running = None
-                for listener in self.test_listeners:
-                    listener(record, report)
-                return
+            listeners = self.test_listeners
+            if listeners and self.ledger._record is record:
+                self.ledger.boundary(self.ledger.overhead, BETWEEN)
             self._running = None
-            if passed:
-                return
+            if not passed:
+                record.outcome = combine(record.outcome, report)
+            for listener in listeners:
+                listener(record, report)
+            return
         record.outcome = combine(record.outcome, report)
 
     def _judge(self, record: TestRecord, report: pytest.TestReport) -> None:
