@@ -6,6 +6,8 @@ import math
 import os
 import re
 from collections.abc import Mapping
+from itertools import repeat
+from operator import add, mul
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -243,6 +245,12 @@ class CarbonModel:
 
     def co2e_g(self, energy_j: float, duration_s: float) -> float:
         return self.operational_g(energy_j) + self.embodied_g(duration_s)
+
+    def co2e_g_each(self, energies_j: list[float], durations_s: list[float]) -> list[float]:
+        """co2e_g of many (energy, duration) pairs, computed without a Python call per pair."""
+        per_j = self.pue * self.intensity.g_per_kwh / 3.6e6
+        operational = map(mul, energies_j, repeat(per_j))
+        return list(map(add, operational, map(mul, durations_s, repeat(self.embodied_g_per_s))))
 
     def sci_g(self, energy_j: float, duration_s: float) -> float:
         """SCI = (E x I + M) per R, here for one R: the embodied share always counts."""

@@ -37,7 +37,7 @@ class InterpolationFlags:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        # Runs just after the plugin's setup boundary has read the meters.
+        # Runs as the test's setup starts, close to where its first interval begins.
         self._start = self._state()
 
     def test_finished(self, record: TestRecord, report: pytest.TestReport) -> None:

@@ -1,12 +1,25 @@
-"""Where the energy went: every interval between two boundaries is charged to one account.
+"""Where the energy went: a timeline of meter readings, each interval owned by one account.
 
-Boundaries tile the timeline: the snapshot that closes one interval opens the next, so
-the sum over all accounts equals the session total exactly (up to float rounding).
+A boundary appends one reading and the account that owned the interval it closes, so the
+intervals tile the session: the sum over all accounts equals the session total exactly
+(up to float rounding). The sums per account are made when something asks for them (a
+report, a budget, a listener), not while the tests run: a boundary costs two list appends.
+(Plain lists, not arrays: appending to an array converts each float through the
+argument parser, several times slower, and the floats in a list are not tracked by the
+garbage collector.)
+
+Account codes: phase p of test i is 3*i + p (>= 0). The session overhead and the shared
+fixtures are "slots" with negative codes: part q of slot s is -2 - (4*s + q), so the
+overhead (slot 0) has -2..-5 and fixtures -6 and below. PENDING (-1) owns the time after
+one test's teardown and before the next test's setup report names it; that time becomes
+the next test's setup, or overhead between tests if no test follows.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable, Sequence
+from operator import add, sub
 from typing import NamedTuple
 
 PHASES = ("setup", "call", "teardown")
@@ -14,17 +27,11 @@ SETUP, CALL, TEARDOWN = 0, 1, 2
 OVERHEAD_PARTS = ("startup", "collection", "between", "finish")
 STARTUP, COLLECTION, BETWEEN, FINISH = 0, 1, 2, 3
 FIXTURE_PARTS = ("setup", "teardown")
+PENDING = -1
+SLOT_PARTS = 4
+FIRST_FIXTURE_CODE = -2 - SLOT_PARTS
 
-
-_ZEROS: dict[int, array] = {}
-
-
-def zeros(size: int) -> array:
-    """A new array of `size` zero doubles (copied from a cached one: cheaper than building it)."""
-    template = _ZEROS.get(size)
-    if template is None:
-        template = _ZEROS[size] = array("d", bytes(8 * size))
-    return template[:]
+Reading = Sequence[float]  # [perf_counter seconds, joules of each channel since start]
 
 
 class EnergyRecord:
@@ -34,8 +41,8 @@ class EnergyRecord:
 
     def __init__(self, parts: int, channels: int) -> None:
         self.channels = channels
-        self.energy = zeros(parts * channels)
-        self.durations = zeros(parts)
+        self.energy = array("d", bytes(8 * parts * channels))
+        self.durations = array("d", bytes(8 * parts))
 
     def part_energy(self, part: int) -> float:
         start = part * self.channels
@@ -59,13 +66,12 @@ class EnergyRecord:
 
 
 class TestRecord(EnergyRecord):
+    """One test's figures by phase, with its outcome and budget verdict."""
+
     __slots__ = ("nodeid", "pytest_location", "outcome", "verdict", "flags", "extra")
 
     def __init__(self, nodeid: str, channels: int, pytest_location: tuple[str, int | None, str] = ("", None, "")) -> None:
-        # Written out rather than through EnergyRecord.__init__: one of these is made per test.
-        self.channels = channels
-        self.energy = zeros(3 * channels)
-        self.durations = zeros(3)
+        super().__init__(len(PHASES), channels)
         self.nodeid = nodeid
         self.pytest_location = pytest_location  # as pytest gives it: (path, 0-based line, domain)
         self.outcome = "unknown"
@@ -92,89 +98,237 @@ class FixtureKey(NamedTuple):
 
 
 class FixtureRecord(EnergyRecord):
-    __slots__ = ("key", "setups")
+    __slots__ = ("key", "setups", "slot")
 
-    def __init__(self, key: FixtureKey, channels: int) -> None:
+    def __init__(self, key: FixtureKey, channels: int, slot: int = 0) -> None:
         super().__init__(len(FIXTURE_PARTS), channels)
         self.key = key
         self.setups = 0
+        self.slot = slot
+
+
+def slot_code(slot: int, part: int) -> int:
+    return -2 - (SLOT_PARTS * slot + part)
 
 
 class Ledger:
-    """Charges each interval to the account that was current while it ran."""
+    """The session's timeline, and the accounts it is charged to."""
 
-    def __init__(self, read: "callable[[], list[float]]", channels: int) -> None:
-        self._read = read
+    def __init__(self, read: Callable[[], Reading], channels: int) -> None:
         self.read = read  # what a boundary reads: the meters, or their attributed share
         self.channels = channels
-        self.start = read()
-        self._last = self.start
+        self.width = channels + 1  # a reading: the time, then each channel
+        self.start: list[float] = list(read())
+        self.marks: list[float] = list(self.start)  # every reading, flattened
+        self.owners: list[int] = []  # owners[j]: the account of the interval between readings j and j + 1
+        self.code = slot_code(0, STARTUP)  # the account of the interval running now
         self.end: list[float] | None = None
-        self.overhead = EnergyRecord(len(OVERHEAD_PARTS), channels)
-        self.tests: dict[str, TestRecord] = {}
-        self.fixtures: dict[FixtureKey, FixtureRecord] = {}
-        self._record: EnergyRecord = self.overhead
-        self._part = STARTUP
-        self._stack: list[tuple[EnergyRecord, int]] = []
+        self._overhead = EnergyRecord(len(OVERHEAD_PARTS), channels)
+        self._fixtures: dict[FixtureKey, FixtureRecord] = {}
+        self.test_ids: list[str] = []
+        self.test_locations: list[tuple[str, int | None, str]] = []
+        self.outcomes: list[str] = []
+        self._test_index: dict[str, int] = {}
+        self._records: dict[int, TestRecord] = {}  # made on request; they keep verdicts and flags
+        self._stack: list[int] = []
+        self._pending_from: int | None = None  # first interval owned by PENDING, while one is open
+        self._summed_at = -1  # len(owners) when the accounts were last summed
+        self._columns: list[list[float]] = []
 
-    def boundary(self, record: EnergyRecord, part: int) -> list[float]:
-        """Close the running interval, charging it to the current account; `record` is next."""
-        now = self._read()
-        # Add the interval to the current account. Kept inline and unrolled for the usual
-        # channel counts: this runs three times per test.
-        current = self._record
-        last = self._last
-        energy = current.energy
-        channels = self.channels
-        base = self._part * channels
-        if channels == 2:
-            energy[base] += now[1] - last[1]
-            energy[base + 1] += now[2] - last[2]
-        elif channels == 1:
-            energy[base] += now[1] - last[1]
-        elif channels == 3:
-            energy[base] += now[1] - last[1]
-            energy[base + 1] += now[2] - last[2]
-            energy[base + 2] += now[3] - last[3]
-        else:
-            for i in range(channels):
-                energy[base + i] += now[i + 1] - last[i + 1]
-        current.durations[self._part] += now[0] - last[0]
-        self._last = now
-        self._record = record
-        self._part = part
+    # -- boundaries (while the session runs) -------------------------------------------
+
+    def close(self, next_code: int) -> Reading:
+        """Close the running interval (charged to its account); `next_code` owns the next one."""
+        now = self.read()
+        self.marks.extend(now)
+        self.owners.append(self.code)
+        self.code = next_code
         return now
 
-    def push(self, record: EnergyRecord, part: int) -> None:
-        self._stack.append((self._record, self._part))
-        self.boundary(record, part)
+    def enter_overhead(self, part: int) -> Reading:
+        """Close the running interval; part `part` of the session overhead is next."""
+        return self.close(slot_code(0, part))
+
+    def push(self, record: FixtureRecord, part: int) -> None:
+        """A shared fixture starts work inside whatever runs now; pop() returns to it."""
+        if self.code == PENDING and self._pending_from is None:
+            self._pending_from = len(self.owners)
+        self._stack.append(self.code)
+        self.close(slot_code(record.slot, part))
 
     def pop(self) -> None:
-        record, part = self._stack.pop() if self._stack else (self.overhead, BETWEEN)
-        self.boundary(record, part)
+        self.close(self._stack.pop() if self._stack else slot_code(0, BETWEEN))
 
-    def test(self, nodeid: str, pytest_location: tuple[str, int | None, str] = ("", None, "")) -> TestRecord:
-        record = self.tests.get(nodeid)
-        if record is None:
-            record = self.tests[nodeid] = TestRecord(nodeid, self.channels, pytest_location)
-        return record
+    def setup_ended(self, nodeid: str, location: tuple[str, int | None, str], passed: bool) -> int:
+        """A test's setup report: its setup ends now. Returns the test's index."""
+        index = self._test_index.get(nodeid)
+        if index is None:
+            index = self._test_index[nodeid] = len(self.test_ids)
+            self.test_ids.append(nodeid)
+            self.test_locations.append(location)
+            self.outcomes.append("unknown")
+        setup = 3 * index
+        if self._pending_from is not None:
+            self._claim_pending(setup)
+        if self.code == PENDING:
+            self.code = setup
+        self.close(setup + CALL if passed else setup + TEARDOWN)
+        return index
 
-    def fixture(self, key: FixtureKey) -> FixtureRecord:
-        record = self.fixtures.get(key)
-        if record is None:
-            record = self.fixtures[key] = FixtureRecord(key, self.channels)
-        return record
+    def _claim_pending(self, code: int) -> None:
+        owners = self.owners
+        for j in range(self._pending_from or 0, len(owners)):
+            if owners[j] == PENDING:
+                owners[j] = code
+        self._pending_from = None
 
-    def finish(self) -> list[float]:
+    def finish(self) -> Reading:
         self._stack.clear()
-        self.end = self.boundary(self.overhead, FINISH)
+        self.end = list(self.enter_overhead(FINISH))
         return self.end
 
+    # -- figures -----------------------------------------------------------------------
+
+    @property
+    def last(self) -> list[float]:
+        return list(self.marks[-self.width :])
+
     def session_channels(self) -> list[float]:
-        end = self.end if self.end is not None else self._last
+        end = self.end if self.end is not None else self.last
         return [after - before for before, after in zip(self.start[1:], end[1:])]
 
     @property
     def session_duration(self) -> float:
-        end = self.end if self.end is not None else self._last
+        end = self.end if self.end is not None else self.last
         return end[0] - self.start[0]
+
+    def _column_sums(self) -> list[list[float]]:
+        """Per column (time, then each channel): the sum over each account's intervals,
+        indexed by account code. Negative codes index from the end, as Python does."""
+        width = self.width
+        marks = self.marks
+        owners = self.owners
+        size = 3 * len(self.test_ids) + SLOT_PARTS * (1 + len(self._fixtures)) + 1
+        columns = []
+        for k in range(width):
+            readings = marks[k::width]
+            sums = [0.0] * size
+            for code, delta in zip(owners, map(sub, readings[1:], readings[:-1])):
+                sums[code] += delta
+            sums[slot_code(0, BETWEEN)] += sums[PENDING]  # time no test claimed
+            columns.append(sums)
+        return columns
+
+    def _sum_accounts(self) -> list[list[float]] | None:
+        """Bring the overhead and fixture records up to date; the column sums for tests."""
+        if self._summed_at == len(self.owners):
+            return None
+        columns = self._column_sums()
+        self._summed_at = len(self.owners)
+        self._fill(self._overhead, columns, [slot_code(0, p) for p in range(len(OVERHEAD_PARTS))])
+        for fixture in self._fixtures.values():
+            self._fill(fixture, columns, [slot_code(fixture.slot, p) for p in range(len(FIXTURE_PARTS))])
+        for index, record in self._records.items():
+            self._fill(record, columns, [3 * index + p for p in range(len(PHASES))])
+            record.outcome = self.outcomes[index]
+        self._columns = columns
+        return columns
+
+    def _fill(self, record: EnergyRecord, columns: list[list[float]], codes: list[int]) -> None:
+        channels = self.channels
+        for part, code in enumerate(codes):
+            record.durations[part] = columns[0][code]
+            for c in range(channels):
+                record.energy[part * channels + c] = columns[c + 1][code]
+
+    def record(self, index: int) -> TestRecord:
+        """Test `index` as a record, summed over the whole timeline so far."""
+        self._sum_accounts()
+        record = self._records.get(index)
+        if record is None:
+            record = self._records[index] = TestRecord(self.test_ids[index], self.channels, self.test_locations[index])
+            self._fill(record, self._columns, [3 * index + p for p in range(len(PHASES))])
+        record.outcome = self.outcomes[index]
+        return record
+
+    def running_record(self, index: int) -> TestRecord:
+        """Test `index` as a record, summed over its latest stretch of the timeline (back
+        to the test or overhead before it): what a listener or budget needs while tests
+        run, without summing the whole timeline. A rerun straight after adds to it."""
+        record = self._records.get(index)
+        if record is None:
+            record = self._records[index] = TestRecord(self.test_ids[index], self.channels, self.test_locations[index])
+        else:
+            record.energy = array("d", bytes(8 * len(record.energy)))
+            record.durations = array("d", bytes(8 * len(record.durations)))
+        width = self.width
+        marks = self.marks
+        owners = self.owners
+        first = 3 * index
+        channels = self.channels
+        j = len(owners) - 1
+        while j >= 0:
+            code = owners[j]
+            if first <= code < first + 3:
+                phase = code - first
+                at = j * width
+                record.durations[phase] += marks[at + width] - marks[at]
+                for c in range(channels):
+                    record.energy[phase * channels + c] += marks[at + width + 1 + c] - marks[at + 1 + c]
+            elif code > FIRST_FIXTURE_CODE:  # another test, or overhead: the run began after it
+                break
+            j -= 1
+        record.outcome = self.outcomes[index]
+        self._summed_at = -1  # the whole-timeline sums must be made again
+        return record
+
+    @property
+    def tests(self) -> dict[str, TestRecord]:
+        """Every test as a record (made on request: the run itself keeps only the timeline)."""
+        self._sum_accounts()
+        return {self.test_ids[i]: self.record(i) for i in range(len(self.test_ids))}
+
+    def test_totals(self) -> tuple[list[float], list[float]]:
+        """Per test index: energy (all phases and channels) and duration, without making records."""
+        columns = self._sum_accounts() or self._columns
+        count = 3 * len(self.test_ids)
+
+        def per_test(column: list[float]) -> list[float]:
+            return list(map(add, map(add, column[0:count:3], column[1:count:3]), column[2:count:3]))
+
+        durations = per_test(columns[0])
+        energies = [0.0] * len(self.test_ids)
+        for column in columns[1:]:
+            energies = list(map(add, energies, per_test(column)))
+        return energies, durations
+
+    def records_with_verdicts(self) -> list[int]:
+        return [index for index, record in self._records.items() if record.verdict is not None]
+
+    @property
+    def overhead(self) -> EnergyRecord:
+        """Start-up, collection, between tests and finish, summed over the timeline so far."""
+        self._sum_accounts()
+        return self._overhead
+
+    @property
+    def fixtures(self) -> dict[FixtureKey, FixtureRecord]:
+        """The shared fixtures, summed over the timeline so far."""
+        self._sum_accounts()
+        return self._fixtures
+
+    def fixture(self, key: FixtureKey) -> FixtureRecord:
+        """The account of a shared fixture (its figures are summed on request)."""
+        record = self._fixtures.get(key)
+        if record is None:
+            record = self._fixtures[key] = FixtureRecord(key, self.channels, slot=len(self._fixtures) + 1)
+        return record
+
+    def clear(self) -> None:
+        """Let go of the per-test data."""
+        self._records.clear()
+        self._fixtures.clear()
+        self.test_ids.clear()
+        self.test_locations.clear()
+        self.outcomes.clear()
+        self._test_index.clear()

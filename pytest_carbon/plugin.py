@@ -18,7 +18,7 @@ from .budgets import Budget, Verdict, judge, resolve_test_budget
 from .cpuinfo import read_cpuinfo
 from .errors import CarbonConfigError
 from .interpolation import interpolation_flags
-from .ledger import BETWEEN, CALL, COLLECTION, FINISH, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
+from .ledger import CALL, COLLECTION, FINISH, PENDING, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
 from .attribution import ActiveWorkers, Attributor
 from .meters import MeterOptions, MeterSet, select_meters
 from .model import model_from_settings
@@ -164,7 +164,8 @@ class CarbonSession:
             self.test_listeners.append(gpu_flags.test_finished)
             config.pluginmanager.register(gpu_flags, "carbon-gpu-interpolation")
         self._tearing_down: dict[int, object] = {}
-        self._running: TestRecord | None = None
+        self._running: int | None = None  # index of the test whose reports are arriving
+        self._running_id: str | None = None
         self._closed = False
         if role != "worker":  # workers hand their results to the controller, which reports
             self.report_writers.extend(report_writers(settings, config.rootpath))
@@ -270,14 +271,17 @@ class CarbonSession:
         if budget.value is not None:
             energy = sum(session_channels)
             self.session_verdict = judge(Budget(budget.value, budget.origin), energy, self.model.co2e_g(energy, duration))
-        records = list(self.ledger.tests.values())
-        tests_energy = sum(r.total_energy for r in records)
         extra = self.attribution_fields()
-        if not self.needs_every_test():
+        if self.needs_every_test():
+            records = list(self.ledger.tests.values())
+            tests_energy = sum(r.total_energy for r in records)
+        else:
             # Only the terminal reads this report: it shows the costliest tests and the
-            # verdicts, so only those become dicts (the rest are counted).
-            extra["test_count"] = len(records)
-            records = self.terminal_subset(records)
+            # verdicts, so only those become records and dicts (the rest are counted).
+            energies, durations = self.ledger.test_totals()
+            tests_energy = sum(energies)
+            extra["test_count"] = len(energies)
+            records = self.terminal_subset(energies, durations)
         tests = [report_record.test_dict(r, facts) for r in records]
         fixtures = [report_record.fixture_dict(r, facts) for r in self.ledger.fixtures.values()]
         overhead = report_record.overhead_dict(self.ledger.overhead, facts)
@@ -297,13 +301,11 @@ class CarbonSession:
             or self.config.get_verbosity() > 0
         )
 
-    def terminal_subset(self, records: list[TestRecord]) -> list[TestRecord]:
-        co2e = self.model.co2e_g
-        top = heapq.nlargest(
-            self.settings.value("top"), records, key=lambda r: co2e(r.total_energy, r.total_duration)
-        )
-        chosen = {id(r) for r in top}
-        return [r for r in records if id(r) in chosen or r.verdict is not None]
+    def terminal_subset(self, energies: list[float], durations: list[float]) -> list[TestRecord]:
+        co2e = self.model.co2e_g_each(energies, durations)
+        top = heapq.nlargest(self.settings.value("top"), range(len(co2e)), key=co2e.__getitem__)
+        chosen = set(top).union(self.ledger.records_with_verdicts())
+        return [self.ledger.record(index) for index in sorted(chosen)]
 
     def judge_session(self, session: pytest.Session) -> None:
         verdict = self.session_verdict
@@ -349,8 +351,7 @@ class CarbonSession:
                 self.attributor.close()
             # Let go of per-test data before pytest's final garbage collection passes.
             self.report = None
-            self.ledger.tests.clear()
-            self.ledger.fixtures.clear()
+            self.ledger.clear()
 
 
 class CarbonPlugin(CarbonSession):
@@ -380,24 +381,28 @@ class CarbonPlugin(CarbonSession):
             return (yield)
         finally:
             # After the last test: what remains until the session ends is its finish.
-            self.ledger.boundary(self.ledger.overhead, FINISH)
+            self.ledger.enter_overhead(FINISH)
 
     # -- collection and budgets ----------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> Any:
-        self.ledger.boundary(self.ledger.overhead, COLLECTION)
+        self.ledger.enter_overhead(COLLECTION)
         try:
             return (yield)
         finally:
-            self.ledger.boundary(self.ledger.overhead, BETWEEN)
+            self.ledger.close(PENDING)  # until the first test's setup report claims it
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         default = self.settings["test_budget"]
         patterns = self.settings.patterns
+        every_test = bool(patterns) or default.value is not None
+        inherited: dict[int, pytest.Mark | None] = {}
         for item in items:
-            marker = closest_carbon_marker(item)
+            marker = closest_carbon_marker(item, inherited)
+            if marker is None and not every_test:
+                continue
             try:
                 budget = resolve_test_budget(
                     (marker.args, dict(marker.kwargs)) if marker is not None else None,
@@ -411,63 +416,53 @@ class CarbonPlugin(CarbonSession):
             if budget is not None:
                 self.budgets[item.nodeid] = budget
 
-    # -- the test protocol -------------------------------------------------------------
-
-    # Plain hooks, not wrappers: this is the per-test path and pluggy wrappers cost more.
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        ledger = self.ledger
-        record = self._running = ledger.test(nodeid, location)
-        ledger.boundary(record, SETUP)
+    # The per-test path: one plain hook (pluggy wrappers cost more), three calls per test.
+    # Each phase ends as its report is logged, right after pytest makes it. A test's setup
+    # runs from the end of the one before (or of collection) to its setup report.
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # Each phase ends as its report is logged (right after pytest makes it): close the
-        # phase here. tryfirst: the verdict is in the report before the terminal,
-        # junitxml, the last-failed cache, --maxfail or xdist see it.
-        record = self._running
-        if record is None or record.nodeid != report.nodeid:
-            return
+        # tryfirst: the verdict is in the report before the terminal, junitxml, the
+        # last-failed cache, --maxfail or xdist see it.
         when = report.when
         passed = report.outcome == "passed"
+        ledger = self.ledger
+        if when == "setup":
+            index = self._running = ledger.setup_ended(report.nodeid, report.location, passed)
+            self._running_id = report.nodeid
+            if not passed:
+                ledger.outcomes[index] = combine(ledger.outcomes[index], report)
+            return
+        index = self._running
+        if index is None or report.nodeid != self._running_id:
+            return
         if when == "call":
             if hasattr(report, "context"):
                 return  # a subtest's report, logged while the call phase goes on
-            ledger = self.ledger
-            if ledger._record is record:
-                ledger.boundary(record, TEARDOWN)
+            ledger.close(3 * index + TEARDOWN)
             if self.budgets:
-                self._judge(record, report)
+                self._judge(index, report)
                 passed = report.outcome == "passed"
             if passed and not hasattr(report, "wasxfail"):
-                record.outcome = "passed"  # the common case, without the general fold
-                return
-        elif when == "setup":
-            ledger = self.ledger
-            if ledger._record is record:
-                # No call phase follows a setup that failed or skipped.
-                ledger.boundary(record, CALL if passed else TEARDOWN)
-            if passed:
-                return  # nothing to fold in: the outcome is decided by the call
-        else:
-            # The teardown interval runs on until the next test starts unless something
-            # reads the test's figures now: one reading per test is saved.
-            listeners = self.test_listeners
-            if listeners and self.ledger._record is record:
-                self.ledger.boundary(self.ledger.overhead, BETWEEN)
-            self._running = None
-            if not passed:
-                record.outcome = combine(record.outcome, report)
+                ledger.outcomes[index] = "passed"  # the common case, without the general fold
+            else:
+                ledger.outcomes[index] = combine(ledger.outcomes[index], report)
+            return
+        ledger.close(PENDING)
+        self._running = self._running_id = None
+        if not passed:
+            ledger.outcomes[index] = combine(ledger.outcomes[index], report)
+        listeners = self.test_listeners
+        if listeners:
+            record = ledger.running_record(index)
             for listener in listeners:
                 listener(record, report)
-            return
-        record.outcome = combine(record.outcome, report)
 
-    def _judge(self, record: TestRecord, report: pytest.TestReport) -> None:
-        budget = self.budgets.get(record.nodeid)
+    def _judge(self, index: int, report: pytest.TestReport) -> None:
+        budget = self.budgets.get(report.nodeid)
         if budget is None or (report.skipped and not hasattr(report, "wasxfail")):
             return
+        record = self.ledger.running_record(index)
         energy = record.part_energy(SETUP) + record.part_energy(CALL)
         duration = record.durations[SETUP] + record.durations[CALL]
         verdict = judge(budget, energy, self.model.co2e_g(energy, duration))
@@ -532,15 +527,26 @@ class CarbonPlugin(CarbonSession):
         if self._tearing_down.pop(id(fixturedef), None) is not None:
             self.ledger.pop()
 
-def closest_carbon_marker(item: pytest.Item) -> pytest.Mark | None:
-    """item.get_closest_marker("carbon"), as a plain loop: it runs once per collected test."""
-    node: Any = item
-    while node is not None:
-        for mark in node.own_markers:
-            if mark.name == "carbon":
-                return mark
-        node = node.parent
-    return None
+def closest_carbon_marker(item: pytest.Item, inherited: dict[int, pytest.Mark | None]) -> pytest.Mark | None:
+    """item.get_closest_marker("carbon"), with what each parent node (module, class)
+    passes down worked out once: this runs for every collected test."""
+    for mark in item.own_markers:
+        if mark.name == "carbon":
+            return mark
+    return _inherited_marker(item.parent, inherited)
+
+
+def _inherited_marker(node: Any, inherited: dict[int, pytest.Mark | None]) -> pytest.Mark | None:
+    if node is None:
+        return None
+    key = id(node)
+    if key in inherited:
+        return inherited[key]
+    found = next((mark for mark in node.own_markers if mark.name == "carbon"), None)
+    if found is None:
+        found = _inherited_marker(node.parent, inherited)
+    inherited[key] = found
+    return found
 
 
 def write_line(terminalreporter: Any, line: Line) -> None:
