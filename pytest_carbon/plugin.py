@@ -135,8 +135,10 @@ class CarbonSession:
         self.meter_set.start()
         cpu = read_cpuinfo()
         self.attributor: Attributor | None = self.make_attributor(cpu.vcpus)
-        read = self.attributor.read if self.attributor is not None else self.meter_set.read
-        self.ledger = Ledger(read, len(self.meter_set.channels))
+        if self.attributor is not None:
+            self.ledger = Ledger(self.attributor.read, len(self.meter_set.channels))
+        else:
+            self.ledger = Ledger(self.meter_set.fast_read, len(self.meter_set.channels), self.meter_set.recover)
         self.facts = report_record.RunFacts(
             channels=self.meter_set.channels,
             meter_descriptions={m.name: m.describe() for m in self.meter_set.meters},
@@ -562,4 +564,4 @@ def carbon(request: pytest.FixtureRequest) -> CarbonMeasurer:
         pytest.skip("pytest-carbon is not measuring this run")
     from .measure import CarbonMeasurer
 
-    return CarbonMeasurer(plugin.ledger.read, plugin.meter_set.channels, plugin.facts.meter_measured, plugin.model)
+    return CarbonMeasurer(plugin.meter_set.read if plugin.attributor is None else plugin.attributor.read, plugin.meter_set.channels, plugin.facts.meter_measured, plugin.model)

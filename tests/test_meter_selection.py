@@ -79,6 +79,23 @@ def test_a_meter_failing_on_the_snapshot_path_is_dropped_and_holds_its_last_valu
     assert len(meters.warnings) == 1
 
 
+def test_the_ledger_reading_the_meter_directly_drops_it_on_failure_and_holds_its_last_value():
+    from pytest_carbon.ledger import COLLECTION, FINISH, Ledger
+    from pytest_carbon.meters import MeterSet
+
+    meters = MeterSet([FlakySnapshotMeter()])
+    meters.start()  # reading 1
+    assert meters.fast_read is not meters.read  # the ledger calls the meter's snapshot itself
+    ledger = Ledger(meters.fast_read, 1, meters.recover)  # reading 2
+    ledger.enter_overhead(COLLECTION)  # reading 3
+    held = ledger.enter_overhead(FINISH)  # reading 4 fails: dropped, last value held
+    assert list(held[1:]) == [30.0]
+    assert list(ledger.close(FINISH)[1:]) == [30.0]  # read through the meter set from now on
+    assert ledger.read == meters.read
+    assert "flaky" in meters.dropped and "counter vanished" in meters.dropped["flaky"]
+    assert sum(ledger.overhead.energy) == sum(ledger.session_channels()) == 10.0
+
+
 def test_official_nvml_bindings_are_not_imported_without_an_nvidia_driver(tmp_path, monkeypatch):
     from pytest_carbon.meters import nvml
 

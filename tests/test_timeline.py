@@ -120,3 +120,44 @@ def test_records_keep_verdicts_and_flags_when_the_sums_are_made_again() -> None:
     assert ledger.records_with_verdicts() == [index]
     ledger.outcomes[index] = "failed"
     assert ledger.record(index).outcome == "failed"
+
+
+def test_sums_match_a_plain_interval_by_interval_sum_over_random_timelines() -> None:
+    import random
+
+    for seed in range(20):
+        rng = random.Random(seed)
+        clock = Clock()
+        ledger = Ledger(clock.read, 1)
+        fixtures = [ledger.fixture(FixtureKey(f"f{i}", "module", "")) for i in range(3)]
+        depth = 0
+        for _ in range(200):
+            clock.advance(rng.choice([0.5, 1, 2, 3]))
+            action = rng.random()
+            if action < 0.3:
+                ledger.setup_ended(f"t.py::test_{rng.randrange(12)}", ("t.py", 0, ""), passed=rng.random() < 0.8)
+            elif action < 0.5 and ledger.test_ids:
+                index = rng.randrange(len(ledger.test_ids))
+                ledger.close(3 * index + rng.choice([1, 2]))
+            elif action < 0.6:
+                ledger.close(PENDING)
+            elif action < 0.75:
+                ledger.push(rng.choice(fixtures), rng.randrange(2))
+                depth += 1
+            elif action < 0.9 and depth:
+                ledger.pop()
+                depth -= 1
+            else:
+                ledger.enter_overhead(rng.randrange(4))
+        ledger.finish()
+        expected: dict[int, float] = {}
+        for j, code in enumerate(ledger.owners):
+            code = code if code != PENDING else -2 - BETWEEN
+            expected[code] = expected.get(code, 0.0) + ledger.marks[2 * j + 2] - ledger.marks[2 * j]
+        for index in range(len(ledger.test_ids)):
+            got = list(ledger.record(index).durations)
+            assert got == pytest.approx([expected.get(3 * index + p, 0.0) for p in range(3)]), seed
+        for fixture in fixtures:
+            want = [expected.get(-2 - 4 * fixture.slot - p, 0.0) for p in range(2)]
+            assert list(ledger.fixtures[fixture.key].durations) == pytest.approx(want), seed
+        assert list(ledger.overhead.durations) == pytest.approx([expected.get(-2 - p, 0.0) for p in range(4)]), seed

@@ -139,6 +139,7 @@ class MeterSet:
         self._lock = threading.Lock()
         self._sampler: Sampler | None = None
         self._single: Meter | None = None  # the common case gets a shorter read path
+        self.fast_read: Callable[[], list[float]] = self.read
 
     def start(self) -> None:
         started: list[Meter] = []
@@ -152,11 +153,15 @@ class MeterSet:
         self.meters = started
         self.channels = tuple(c for m in started for c in m.channels)
         self._single = started[0] if len(started) == 1 else None
+        self.fast_read: Callable[[], list[float]] = self.read
         snapshot = getattr(self._single, "snapshot", None)
         if snapshot is not None:
             self._snapshot = snapshot
             self._last_values = [_perf_counter(), *self._last[id(self._single)]]
             self.read = self._read_snapshot  # type: ignore[method-assign]
+            # The ledger reads the meter itself, one call less per boundary; it hands
+            # failures to recover() with its last reading.
+            self.fast_read = snapshot
         polled = [m for m in started if m.poll_interval_s]
         if polled:
             self._sampler = Sampler(self, polled)
@@ -183,6 +188,14 @@ class MeterSet:
                 self.drop(self._single, error)
                 self._last[id(self._single)] = tuple(self._last_values[1:])
         return self._read_all()
+
+    def recover(self, error: BaseException, last: list[float]) -> tuple[Callable[[], list[float]], list[float]]:
+        """fast_read failed: drop its meter, holding `last` (the caller's last reading).
+        Returns what to read from now on, and a reading to use now."""
+        assert self._single is not None
+        self._last[id(self._single)] = tuple(last[1:])
+        self.drop(self._single, error)
+        return self.read, self._read_all()
 
     def _read_all(self) -> list[float]:
         values = [_perf_counter()]

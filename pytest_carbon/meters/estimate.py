@@ -108,12 +108,28 @@ class EstimateMeter:
         self._memory_j = 0.0
         self._memory_t = now
         self._memory_w = self._memory_watts()
-        self._with_memory = "memory" in self.covers
         self._idle_w = self.model.vcpus * self.model.min_w
         self._dynamic_w = self.model.max_w - self.model.min_w
+        self._refresh(now)
+        if self._clock is None:
+            self.snapshot = self._snapshot_memory  # type: ignore[method-assign]
+        elif "memory" not in self.covers:
+            self.snapshot = self._snapshot_cpu  # type: ignore[method-assign]
 
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
+
+    def _refresh(self, now: float) -> None:
+        """Take in the other processes' CPU time (refreshed every clock.refresh_s), folded
+        with the constants into one offset: cpu joules = idle_w x now + dynamic_w x own CPU
+        time + offset."""
+        clock = self._clock
+        if clock is None:
+            self._refresh_due = float("inf")
+            return
+        clock.refresh(now)
+        self._refresh_due = now + clock.refresh_s
+        self._cpu_offset = self._dynamic_w * (clock.others - clock.own_start) - self._idle_w * self._t0
 
     def read(self) -> tuple[float, ...]:
         return tuple(self.snapshot()[1:])
@@ -126,17 +142,23 @@ class EstimateMeter:
         wattage (one attribute store), so no lock is needed.
         """
         now = _perf_counter()
+        if now >= self._refresh_due:
+            self._refresh(now)
         memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
         self._memory_t = now
-        clock = self._clock
-        if clock is None:
-            return [now, memory_j]
-        if now - clock.refreshed_at >= clock.refresh_s:
-            clock.refresh(now)
-        cpu = self._idle_w * (now - self._t0) + self._dynamic_w * (_process_time() - clock.own_start + clock.others)
-        if self._with_memory:
-            return [now, cpu, memory_j]
-        return [now, cpu]
+        return [now, self._idle_w * now + self._dynamic_w * _process_time() + self._cpu_offset, memory_j]
+
+    def _snapshot_cpu(self) -> list[float]:
+        now = _perf_counter()
+        if now >= self._refresh_due:
+            self._refresh(now)
+        return [now, self._idle_w * now + self._dynamic_w * _process_time() + self._cpu_offset]
+
+    def _snapshot_memory(self) -> list[float]:
+        now = _perf_counter()
+        memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
+        self._memory_t = now
+        return [now, memory_j]
 
     def poll(self) -> None:
         self._memory_w = self._memory_watts()
