@@ -1,7 +1,7 @@
 """Cost of the plugin's per-test work alone, without pytest around it.
 
-Drives the plugin's per-test hooks (logstart, then logreport for each phase) directly with
-the meters this machine has, and prints microseconds per test and per boundary. Pair it
+Drives the plugin's per-test hook (logreport for each phase) directly with the meters
+this machine has, and prints microseconds per test and per boundary. Pair it
 with benchmarks/overhead.py, which measures the same thing end to end.
 
     python benchmarks/hot_path.py [--tests 20000]
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from pytest_carbon.ledger import BETWEEN, CALL, SETUP, TEARDOWN
+from pytest_carbon.ledger import PENDING
 from pytest_carbon.plugin import CarbonPlugin
 from pytest_carbon.settings import load_settings
 
@@ -35,23 +35,21 @@ def main() -> int:
         tests = []
         for i in range(args.tests):
             item = SimpleNamespace(nodeid=f"tests/test_module.py::test_{i}")
-            reports = [SimpleNamespace(nodeid=item.nodeid, when=c.when, passed=True, skipped=False, failed=False, outcome="passed") for c in calls]
+            location = ("tests/test_module.py", i, f"test_{i}")
+            reports = [SimpleNamespace(nodeid=item.nodeid, location=location, when=c.when, outcome="passed") for c in calls]
             tests.append((item, reports))
         start = time.perf_counter()
         for item, reports in tests:
-            plugin.pytest_runtest_logstart(item.nodeid, ("tests/test_module.py", 1, ""))
             for report in reports:
                 plugin.pytest_runtest_logreport(report)  # type: ignore[arg-type]
         per_test = (time.perf_counter() - start) / args.tests * 1e6
         ledger = plugin.ledger
-        record = ledger.test("probe")
         start = time.perf_counter()
         for _ in range(args.tests):
-            ledger.boundary(record, SETUP)
-            ledger.boundary(record, CALL)
-            ledger.boundary(record, TEARDOWN)
-            ledger.boundary(ledger.overhead, BETWEEN)
-        per_boundary = (time.perf_counter() - start) / (4 * args.tests) * 1e6
+            ledger.close(PENDING)
+            ledger.close(PENDING)
+            ledger.close(PENDING)
+        per_boundary = (time.perf_counter() - start) / (3 * args.tests) * 1e6
         start = time.perf_counter()
         for _ in range(args.tests):
             plugin.meter_set.read()
@@ -61,7 +59,7 @@ def main() -> int:
     meters = ", ".join(m.name for m in plugin.meter_set.meters)
     print(f"meters: {meters}; channels: {len(plugin.meter_set.channels)}")
     print(f"per test (hooks without pytest): {per_test:.1f} us")
-    print(f"per boundary (read + charge):    {per_boundary:.2f} us")
+    print(f"per boundary (read + append):   {per_boundary:.2f} us")
     print(f"per meter-set read:              {per_read:.2f} us")
     return 0
 
