@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_carbon.ledger import BETWEEN, COLLECTION, FINISH, Ledger, PENDING, SETUP, TEARDOWN, FixtureKey
+from pytest_carbon.ledger import BETWEEN, COLLECTION, FINISH, Ledger, PENDING, TEARDOWN, FixtureKey
 
 
 class Clock:
