@@ -169,6 +169,14 @@ class Ledger:
     def pop(self) -> None:
         self.close(self._stack.pop() if self._stack else slot_code(0, BETWEEN))
 
+    def test_starts(self) -> None:
+        """Close the time since the last test as overhead between tests: where that time
+        can be long (an xdist worker waiting for its next test), so the next test's setup
+        does not take it in."""
+        if self.code == PENDING:
+            self.code = slot_code(0, BETWEEN)
+            self.close(PENDING)
+
     def setup_ended(self, nodeid: str, location: tuple[str, int | None, str], passed: bool) -> int:
         """A test's setup report: its setup ends now. Returns the test's index."""
         index = self._test_index.get(nodeid)

@@ -366,6 +366,7 @@ class CarbonPlugin(CarbonSession):
 
             self.shipping = WorkerShipping(config, self)
             self.test_listeners.append(self.shipping.ship)
+            config.pluginmanager.register(TestStarts(self.ledger), "carbon-test-starts")
 
     def make_attributor(self, vcpus: int) -> Attributor | None:
         if self.role == "worker" and self.scope == "process":
@@ -528,6 +529,21 @@ class CarbonPlugin(CarbonSession):
     def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
         if self._tearing_down.pop(id(fixturedef), None) is not None:
             self.ledger.pop()
+
+class TestStarts:
+    """xdist workers only: a reading as each test starts. A worker waits for the
+    controller between tests; this keeps that wait out of the next test's setup (and its
+    budget). Serial runs go without it: there the gap is pytest's own bookkeeping."""
+
+    __test__ = False
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self.ledger.test_starts()
+
 
 def closest_carbon_marker(item: pytest.Item, inherited: dict[int, pytest.Mark | None]) -> pytest.Mark | None:
     """item.get_closest_marker("carbon"), with what each parent node (module, class)

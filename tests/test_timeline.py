@@ -161,3 +161,15 @@ def test_sums_match_a_plain_interval_by_interval_sum_over_random_timelines() -> 
             want = [expected.get(-2 - 4 * fixture.slot - p, 0.0) for p in range(2)]
             assert list(ledger.fixtures[fixture.key].durations) == pytest.approx(want), seed
         assert list(ledger.overhead.durations) == pytest.approx([expected.get(-2 - p, 0.0) for p in range(4)]), seed
+
+
+def test_a_reading_at_the_test_start_keeps_the_wait_before_it_out_of_its_setup() -> None:
+    clock = Clock()
+    ledger = Ledger(clock.read, 1)
+    ledger.close(PENDING)
+    run_test(ledger, clock, "t.py::a", 1, 1, 1)
+    clock.advance(30)  # an xdist worker waiting for its next test
+    ledger.test_starts()
+    index = run_test(ledger, clock, "t.py::b", 2, 1, 1)
+    assert list(ledger.record(index).durations) == [2, 1, 1]
+    assert ledger.overhead.durations[BETWEEN] == 30
