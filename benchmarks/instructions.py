@@ -8,11 +8,13 @@ test, and the ratio they give for a 5000-test suite.
 
     python benchmarks/instructions.py [--tests 1000] [--hold-refresh]
 
-Valgrind runs the program about 30 times slower, so work the plugin does on a clock (the
-machine CPU-time refresh every 10 ms) happens at nearly every reading instead of every
-dozen tests. `--hold-refresh` holds that refresh off (through a conftest.py in the
-generated suite, active only when the plugin is loaded) for a per-test figure closer to
-a normal run.
+Valgrind runs the program about 30 times slower, so work the plugin does on a clock
+happens far more often per test than in a normal run: the machine CPU-time refresh
+(every 10 ms) at nearly every reading, this process's CPU time (read when 1 ms has
+passed) at every reading, and the memory refresh (every second) every few tests.
+`--hold-refresh` holds the two refreshes off and stretches the 1 ms to 30 ms (through a
+conftest.py in the generated suite, active only when the plugin is loaded) for a
+per-test figure closer to a normal run.
 
 Needs valgrind (Debian: apt-get install valgrind). Counts user-space instructions only:
 system calls (clock reads, /proc reads) cost wall time that this does not see.
@@ -41,6 +43,9 @@ import sys
 _clock = sys.modules.get("pytest_carbon.cputime")  # loaded only when the plugin is
 if _clock is not None:
     _clock.MachineCpuTime.refresh_s = 1e9
+    _estimate = sys.modules["pytest_carbon.meters.estimate"]
+    _estimate.EstimateMeter.memory_refresh_s = 1e9
+    _estimate.EstimateMeter.own_cpu_read_gap_s = 0.03  # 1 ms at valgrind's pace
 """
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from .cputime import MachineCpuTime
 from .meters.base import Meter
@@ -33,25 +32,20 @@ _process_time = time.process_time
 
 class ProcessTreeCpuTime:
     """CPU-seconds of this process (precise, every call) and of its children that have
-    exited (from /proc/self/stat, refreshed at most every `refresh_s`)."""
+    exited (from times(2), tick-granular, refreshed at most every `refresh_s`)."""
 
     refresh_s = 0.01
 
     def __init__(self) -> None:
-        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._fd = os.open("/proc/self/stat", os.O_RDONLY) if Path("/proc/self/stat").exists() else None
         self._own_start = _process_time()
         self._children_start = self._children_now()
         self._children = 0.0
         self._refreshed_at = _perf_counter()
 
-    def _children_now(self) -> float:
-        if self._fd is None:
-            times = os.times()
-            return times.children_user + times.children_system
-        text = os.pread(self._fd, 4096, 0)
-        fields = text[text.rindex(b")") + 2 :].split()
-        return (int(fields[13]) + int(fields[14])) / self._tick
+    @staticmethod
+    def _children_now() -> float:
+        times = os.times()
+        return times.children_user + times.children_system
 
     def seconds(self, now: float) -> float:
         if now - self._refreshed_at >= self.refresh_s:
@@ -60,9 +54,7 @@ class ProcessTreeCpuTime:
         return _process_time() - self._own_start + self._children
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        pass
 
 
 class ActiveWorkers:

@@ -8,6 +8,8 @@ import time
 import pytest
 
 from pytest_carbon.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
+from pytest_carbon.cputime import MachineCpuTime
+from pytest_carbon.meters import estimate
 from pytest_carbon.meters.estimate import EstimateMeter, cpu_power_model
 
 BASE = CpuInfo("", "", None, None, None, 2, "test")
@@ -98,6 +100,132 @@ def test_estimate_follows_the_cpu_power_model():
     assert floor * 0.2 <= idle_energy <= floor * idle_dt + (1.957 - 0.456) * 2 * idle_dt
     # Busy: the floor plus (max - min) for every CPU-second this process spent.
     assert busy - idle >= floor * 0.3 + (1.957 - 0.456) * cpu_seconds * 0.95
+
+
+class FakeClocks:
+    """The wall clock and this process's CPU time as the estimate meter sees them."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.cpu = 5.0
+        self.cpu_reads = 0
+
+    def process_time(self) -> float:
+        self.cpu_reads += 1
+        return self.cpu
+
+    def advance(self, seconds: float, busy: float) -> None:
+        self.t += seconds
+        self.cpu += busy
+
+
+def test_own_cpu_time_is_read_at_most_once_per_gap(monkeypatch):
+    clocks = FakeClocks()
+    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
+    monkeypatch.setattr(estimate, "_process_time", clocks.process_time)
+    monkeypatch.setattr(MachineCpuTime, "refresh_s", 1e9)  # hold the other processes' share
+    meter = EstimateMeter(frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
+    assert meter.own_cpu_read_gap_s == 0.001
+    meter.start()
+    idle_w = meter.model.vcpus * meter.model.min_w
+    dynamic_w = meter.model.max_w - meter.model.min_w
+    (last_j,) = meter.read()
+    last_t = clocks.t
+    counted = clocks.cpu
+
+    def step(seconds: float, busy: float) -> float:
+        """Advance, read, and return the CPU seconds the meter counted in between."""
+        nonlocal last_j, last_t, counted
+        clocks.advance(seconds, busy)
+        (joules,) = meter.read()
+        assert joules >= last_j  # cumulative: never decreases
+        own = (joules - last_j - idle_w * (clocks.t - last_t)) / dynamic_w
+        last_j, last_t = joules, clocks.t
+        counted += own
+        # Never ahead of the real CPU time by more than the gap.
+        assert counted <= clocks.cpu + meter.own_cpu_read_gap_s + 1e-9
+        return own
+
+    try:
+        reads = clocks.cpu_reads
+        assert step(0.0004, busy=0.0004) == pytest.approx(0.0004)  # counted busy, not read
+        assert clocks.cpu_reads == reads
+        assert step(0.0004, busy=0.0) == pytest.approx(0.0004)  # idle, but not read yet
+        assert clocks.cpu_reads == reads
+        assert step(0.0004, busy=0.0) == pytest.approx(0.0, abs=1e-12)  # read: held, not taken back
+        assert clocks.cpu_reads == reads + 1
+        # Counted busy from the real reading, not from the figure held above it.
+        assert step(0.0005, busy=0.0) == pytest.approx(0.0001)
+        assert clocks.cpu_reads == reads + 1
+        # The next real read evens it out: the total matches the real CPU time again.
+        step(0.002, busy=0.001)
+        assert clocks.cpu_reads == reads + 2
+        assert counted == pytest.approx(clocks.cpu)
+        # Idle readings further apart than the gap are all read, and count nothing.
+        for _ in range(3):
+            assert step(0.0015, busy=0.0) == pytest.approx(0.0, abs=1e-12)
+        assert clocks.cpu_reads == reads + 5
+    finally:
+        meter.close()
+
+
+def test_memory_is_polled_at_readings_until_an_interval_runs_long(monkeypatch):
+    clocks = FakeClocks()
+    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
+    monkeypatch.setattr(estimate, "_process_time", clocks.process_time)
+    monkeypatch.setattr(MachineCpuTime, "refresh_s", 1e9)
+    in_use = [4e9]
+    monkeypatch.setattr(estimate, "memory_in_use_bytes", lambda: in_use[0])
+    meter = EstimateMeter(frozenset({"cpu", "memory"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
+    meter.start()
+    sampler_started: list[float] = []
+    meter.poll_inline(lambda: sampler_started.append(clocks.t))
+    watts_per_gb = meter.memory_w_per_gb
+    last = meter.read()[1]
+
+    def memory_joules(seconds: float, gb_in_use: float) -> float:
+        nonlocal last
+        clocks.advance(seconds, busy=0.0)
+        in_use[0] = gb_in_use * 1e9
+        joules = meter.read()[1] - last
+        last += joules
+        return joules
+
+    try:
+        # Not due yet (every 1 s): the wattage from the last refresh.
+        assert memory_joules(0.5, 8) == pytest.approx(4 * watts_per_gb * 0.5)
+        # Due: refreshed at this reading, and the interval gets the mean of its two ends.
+        assert memory_joules(0.6, 8) == pytest.approx((4 + 8) / 2 * watts_per_gb * 0.6)
+        assert memory_joules(0.5, 2) == pytest.approx(8 * watts_per_gb * 0.5)
+        assert sampler_started == []  # no interval ran over a second
+        # A long interval: its ends averaged, and the sampler thread is asked to start.
+        assert memory_joules(2.0, 2) == pytest.approx((8 + 2) / 2 * watts_per_gb * 2.0)
+        assert sampler_started == [clocks.t]
+        # From then on the thread polls (here a stub that never does): readings do not.
+        assert memory_joules(1.5, 16) == pytest.approx(2 * watts_per_gb * 1.5)
+        assert len(sampler_started) == 1
+    finally:
+        meter.close()
+
+
+def test_the_sampler_thread_waits_for_a_long_interval_when_only_the_estimate_polls(monkeypatch):
+    from pytest_carbon.meters import MeterSet
+
+    clocks = FakeClocks()
+    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
+    meters = MeterSet([EstimateMeter(frozenset({"cpu", "memory"}))])
+    meters.start()
+    try:
+        assert meters._sampler is not None and not meters._sampler.running
+        clocks.advance(0.2, busy=0.0)
+        meters.read()
+        assert not meters._sampler.running
+        clocks.advance(1.5, busy=0.0)
+        meters.read()
+        assert meters._sampler.running
+    finally:
+        meters.close()
+    assert not meters._sampler.running
 
 
 def test_memory_term_uses_memory_in_use():

@@ -143,3 +143,25 @@ def test_a_module_named_pynvml_from_elsewhere_is_imported_and_asked(tmp_path, mo
     monkeypatch.delitem(__import__("sys").modules, "pynvml", raising=False)
     probe = nvml.probe_nvml("visible", {})
     assert not probe.available and "no driver here" in probe.summary
+
+
+class PolledMeter(FlakySnapshotMeter):
+    """A meter that needs polling and cannot do it at readings (a wrapping counter)."""
+
+    name = "polled"
+    poll_interval_s = 0.05
+
+    def poll(self):
+        pass
+
+
+def test_a_meter_that_cannot_poll_at_readings_starts_the_sampler_at_once():
+    from pytest_carbon.meters import MeterSet
+
+    meters = MeterSet([PolledMeter()])
+    meters.start()
+    try:
+        assert meters._sampler is not None and meters._sampler.running
+    finally:
+        meters.close()
+    assert not meters._sampler.running

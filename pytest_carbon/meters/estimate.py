@@ -8,6 +8,7 @@ busy CPU-seconds. Memory: a fixed number of watts per GB of memory in use.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 
@@ -85,6 +86,11 @@ class EstimateMeter:
     name = "estimate"
     measured = False
     memory_refresh_s = 1.0
+    # This process's CPU time is a system call to read (unlike the wall clock), and
+    # pytest's own work between two test phases takes far less than this. Readings
+    # closer together than this count the process busy since the last real read; the
+    # next real read evens it out (see docs/methodology.md).
+    own_cpu_read_gap_s = 0.001
 
     def __init__(self, covers: frozenset[str], cpu: CpuInfo | None = None) -> None:
         self.cpu = cpu or read_cpuinfo()
@@ -101,16 +107,19 @@ class EstimateMeter:
         self._clock: MachineCpuTime | None = None
 
     def start(self) -> None:
-        now = time.perf_counter()
+        now = _perf_counter()
         self._t0 = now
         if "cpu" in self.covers:
             self._clock = MachineCpuTime()
         self._memory_j = 0.0
         self._memory_t = now
-        self._memory_w = self._memory_watts()
+        self._memory_w = self._memory_watts() if "memory" in self.covers else 0.0
         self._idle_w = self.model.vcpus * self.model.min_w
         self._dynamic_w = self.model.max_w - self.model.min_w
+        self._own_reported = 0.0
+        self._memory_due = float("inf")  # polled by the sampler thread unless poll_inline()
         self._refresh(now)
+        self._read_own(now)
         if self._clock is None:
             self.snapshot = self._snapshot_memory  # type: ignore[method-assign]
         elif "memory" not in self.covers:
@@ -131,31 +140,77 @@ class EstimateMeter:
         self._refresh_due = now + clock.refresh_s
         self._cpu_offset = self._dynamic_w * (clock.others - clock.own_start) - self._idle_w * self._t0
 
+    def poll_inline(self, start_sampler: Callable[[], object]) -> None:
+        """Refresh the memory wattage at readings (at most every memory_refresh_s)
+        instead of from the sampler thread, until an interval runs longer than that:
+        then start the thread, so long tests are sampled through."""
+        self._start_sampler = start_sampler
+        self._memory_due = self._memory_t + self.memory_refresh_s
+
+    def _poll_at_reading(self, now: float) -> None:
+        watts = self._memory_watts()
+        # The interval since the last reading gets the mean of the wattage at its ends.
+        self._memory_j += (self._memory_w + watts) / 2 * (now - self._memory_t)
+        long_interval = now - self._memory_t >= self.memory_refresh_s
+        self._memory_t = now
+        self._memory_w = watts
+        if long_interval:
+            self._memory_due = float("inf")  # the sampler polls from now on
+            self._start_sampler()
+        else:
+            self._memory_due = now + self.memory_refresh_s
+
+    def _read_own(self, now: float) -> float:
+        """This process's CPU seconds, read for real (and the others' CPU time and, when
+        polled inline, the memory refreshed when due); never less than a figure already
+        reported."""
+        if now >= self._refresh_due:
+            self._refresh(now)
+        if now >= self._memory_due:
+            self._poll_at_reading(now)
+        own = self._own_real = _process_time()
+        self._own_real_t = now
+        self._own_due = now + self.own_cpu_read_gap_s
+        if own < self._own_reported:
+            return self._own_reported
+        self._own_reported = own
+        return own
+
     def read(self) -> tuple[float, ...]:
         return tuple(self.snapshot()[1:])
 
     def snapshot(self) -> list[float]:
         """`[t, *read()]` in one call: the meter set's path when this is its only meter.
 
-        The hot path: one clock read, this process's CPU time, a few multiplications.
-        Only the thread running the tests reads; poll() only swaps in a new memory
-        wattage (one attribute store), so no lock is needed.
+        The hot path: one clock read, a few multiplications, and this process's CPU time
+        when the last real read is over `own_cpu_read_gap_s` old. Only the thread running
+        the tests reads; poll() only swaps in a new memory wattage (one attribute store),
+        so no lock is needed.
         """
         now = _perf_counter()
-        if now >= self._refresh_due:
-            self._refresh(now)
+        if now < self._own_due:
+            # Counted busy since the last real read, anchored there, so an idle stretch
+            # is never carried past the next real read.
+            own = self._own_real + (now - self._own_real_t)
+            if own > self._own_reported:
+                self._own_reported = own
+            else:
+                own = self._own_reported
+        else:
+            own = self._read_own(now)
         memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
         self._memory_t = now
-        return [now, self._idle_w * now + self._dynamic_w * _process_time() + self._cpu_offset, memory_j]
+        return [now, self._idle_w * now + self._dynamic_w * own + self._cpu_offset, memory_j]
 
     def _snapshot_cpu(self) -> list[float]:
-        now = _perf_counter()
-        if now >= self._refresh_due:
-            self._refresh(now)
-        return [now, self._idle_w * now + self._dynamic_w * _process_time() + self._cpu_offset]
+        reading = EstimateMeter.snapshot(self)  # its memory wattage is 0: not covered
+        del reading[2]
+        return reading
 
     def _snapshot_memory(self) -> list[float]:
         now = _perf_counter()
+        if now >= self._memory_due:
+            self._poll_at_reading(now)
         memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
         self._memory_t = now
         return [now, memory_j]
