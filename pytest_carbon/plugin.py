@@ -530,6 +530,7 @@ class CarbonPlugin(CarbonSession):
         if self._tearing_down.pop(id(fixturedef), None) is not None:
             self.ledger.pop()
 
+
 class TestStarts:
     """xdist workers only: a reading as each test starts. A worker waits for the
     controller between tests; this keeps that wait out of the next test's setup (and its

@@ -228,6 +228,29 @@ def test_the_sampler_thread_waits_for_a_long_interval_when_only_the_estimate_pol
     assert not meters._sampler.running
 
 
+THREADS_SUITE = """
+import threading
+import time
+
+
+def test_{first}():
+    time.sleep({seconds})
+
+
+def test_threads():
+    names = [thread.name for thread in threading.enumerate()]
+    print("THREADS", "sampler" if "pytest-carbon-sampler" in names else "none")
+"""
+
+
+@pytest.mark.parametrize(("first", "seconds", "expected"), [("quick", 0.0, "none"), ("long", 1.3, "sampler")])
+def test_a_run_starts_the_sampler_thread_only_after_a_long_interval(pytester, first, seconds, expected):
+    pytester.makepyfile(test_threads=THREADS_SUITE.format(first=first, seconds=seconds))
+    result = pytester.runpytest_subprocess("-s", "-p", "no:randomly", "--carbon-meters=estimate")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"*THREADS {expected}*"])
+
+
 def test_memory_term_uses_memory_in_use():
     meter = EstimateMeter(frozenset({"memory"}))
     meter.start()

@@ -153,7 +153,7 @@ class MeterSet:
         self.meters = started
         self.channels = tuple(c for m in started for c in m.channels)
         self._single = started[0] if len(started) == 1 else None
-        self.fast_read: Callable[[], list[float]] = self.read
+        self.fast_read = self.read
         snapshot = getattr(self._single, "snapshot", None)
         if snapshot is not None:
             self._snapshot = snapshot

@@ -66,7 +66,7 @@ class NvmlSource:
                 pass
 
 
-def official_bindings_without_library() -> str | None:
+def official_bindings_without_driver() -> str | None:
     """The official bindings (nvidia-ml-py) on a Linux machine without an NVIDIA driver: the
     reason, found without paying for their import (tens of milliseconds on every run of a
     machine without NVIDIA GPUs). None when the import should be tried."""
@@ -85,7 +85,7 @@ def official_bindings_without_library() -> str | None:
 
 
 def probe_nvml(gpus: str, environ: Mapping[str, str], origin: str = "--carbon-gpus") -> Probe:
-    missing = official_bindings_without_library()
+    missing = official_bindings_without_driver()
     if missing is not None:
         return Probe("nvml", False, f"NVML is unavailable: {missing}", fix=_FIX_DRIVER)
     try:
