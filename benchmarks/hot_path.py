@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from pytest_carbon.ledger import PENDING
 from pytest_carbon.plugin import CarbonPlugin
-from pytest_carbon.settings import load_settings
+from pytest_carbon.config.settings import load_settings
 
 
 class _Config:

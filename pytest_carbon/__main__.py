@@ -7,9 +7,9 @@ from collections.abc import Callable
 from importlib import import_module
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "meters": ("pytest_carbon.cli_meters", "what this machine can measure, what it lacks, and how to fix it"),
-    "intensities": ("pytest_carbon.cli_intensities", "list the bundled grid intensities (countries, cloud regions)"),
-    "compare": ("pytest_carbon.cli_compare", "compare two JSON reports test by test (--fail=PCT to gate CI)"),
+    "meters": ("pytest_carbon.cli.meters", "what this machine can measure, what it lacks, and how to fix it"),
+    "intensities": ("pytest_carbon.cli.intensities", "list the bundled grid intensities (countries, cloud regions)"),
+    "compare": ("pytest_carbon.cli.compare", "compare two JSON reports test by test (--fail=PCT to gate CI)"),
 }
 
 

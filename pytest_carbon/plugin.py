@@ -13,26 +13,26 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
-from .accounting import CarbonModel
-from .budgets import Budget, Verdict, judge, resolve_test_budget
-from .cpuinfo import read_cpuinfo
-from .errors import CarbonConfigError
-from .interpolation import interpolation_flags
-from .ledger import CALL, COLLECTION, FINISH, PENDING, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
-from .attribution import ActiveWorkers, Attributor
-from .meters import MeterOptions, MeterSet, select_meters
-from .model import model_from_settings
-from .outcomes import combine
-from .quantities import format_energy, format_mass
-from .report import record as report_record
-from .report.json_report import write_json
-from .report.outputs import JUnitProperties, report_writers, settings_record
+from pytest_carbon.carbon.model import CarbonModel
+from pytest_carbon.verdicts.budgets import Budget, Verdict, judge, resolve_test_budget
+from pytest_carbon.meters.cpuinfo import read_cpuinfo
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.session.gpu_flags import interpolation_flags
+from pytest_carbon.ledger import CALL, COLLECTION, FINISH, PENDING, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
+from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
+from pytest_carbon.meters.meter_set import MeterOptions, MeterSet, select_meters
+from pytest_carbon.carbon.build import model_from_settings
+from pytest_carbon.session.outcomes import combine
+from pytest_carbon.values.quantities import format_energy, format_mass
+from pytest_carbon.report import record as report_record
+from pytest_carbon.report.json_report import write_json
+from pytest_carbon.report.outputs import JUnitProperties, report_writers, settings_record
 
 if TYPE_CHECKING:
-    from .compare import Baseline
-    from .measure import CarbonMeasurer
-from .report.terminal import Line, attribution_lines, header_line, render
-from .settings import OPTIONS, Settings, find_pyproject, load_settings
+    from pytest_carbon.verdicts.compare import Baseline
+    from pytest_carbon.session.block import CarbonMeasurer
+from pytest_carbon.report.terminal import Line, attribution_lines, header_line, render
+from pytest_carbon.config.settings import OPTIONS, Settings, find_pyproject, load_settings
 
 PLUGIN_KEY = pytest.StashKey["CarbonPlugin"]()
 MARKER_HELP = (
@@ -62,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = settings_from_config(config)
         role = run_role(config)
         if role == "controller":
-            from .xdist_support import CarbonController
+            from pytest_carbon.session.controller import CarbonController
 
             plugin: CarbonSession = CarbonController(config, settings, role)
         else:
@@ -177,7 +177,7 @@ class CarbonSession:
         compare_path = settings.value("compare")
         self.baseline: Baseline | None = None
         if compare_path:
-            from .compare import load_baseline
+            from pytest_carbon.verdicts.compare import load_baseline
 
             self.baseline = load_baseline(Path(config.rootpath, compare_path))
         if self.baseline is not None and self.baseline.warning:
@@ -240,7 +240,7 @@ class CarbonSession:
                 gc.enable()
         self.report["session"]["settings"] = settings_record(self.settings)
         if self.baseline is not None and self.baseline.report is not None:
-            from .compare import compare
+            from pytest_carbon.verdicts.compare import compare
 
             self.report["comparison"] = compare(
                 self.baseline.report, self.report, baseline=self.baseline.path,
@@ -362,7 +362,7 @@ class CarbonPlugin(CarbonSession):
     def __init__(self, config: pytest.Config, settings: Settings, role: str = "serial") -> None:
         super().__init__(config, settings, role)
         if role == "worker":
-            from .xdist_support import WorkerShipping
+            from pytest_carbon.session.controller import WorkerShipping
 
             self.shipping = WorkerShipping(config, self)
             self.test_listeners.append(self.shipping.ship)
@@ -370,7 +370,7 @@ class CarbonPlugin(CarbonSession):
 
     def make_attributor(self, vcpus: int) -> Attributor | None:
         if self.role == "worker" and self.scope == "process":
-            from .xdist_support import worker_attributor
+            from pytest_carbon.session.controller import worker_attributor
 
             return worker_attributor(self.config, self.meter_set, vcpus)
         return super().make_attributor(vcpus)
@@ -579,6 +579,6 @@ def carbon(request: pytest.FixtureRequest) -> CarbonMeasurer:
     plugin = request.config.stash.get(PLUGIN_KEY, None)
     if plugin is None:
         pytest.skip("pytest-carbon is not measuring this run")
-    from .measure import CarbonMeasurer
+    from pytest_carbon.session.block import CarbonMeasurer
 
     return CarbonMeasurer(plugin.meter_set.read if plugin.attributor is None else plugin.attributor.read, plugin.meter_set.channels, plugin.facts.meter_measured, plugin.model)

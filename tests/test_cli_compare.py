@@ -13,7 +13,7 @@ import pytest
 from report_suite import MUCH, make_suite, set_work
 from test_compare import record
 
-from pytest_carbon.cli_compare import main
+from pytest_carbon.cli.compare import main
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from report_suite import LITTLE, MUCH, make_suite, read, set_work
 
-from pytest_carbon.compare import DEFAULT_MIN, classify, compare, load_baseline
-from pytest_carbon.quantities import Quantity
+from pytest_carbon.verdicts.compare import DEFAULT_MIN, classify, compare, load_baseline
+from pytest_carbon.values.quantities import Quantity
 from pytest_carbon.report.record import SCHEMA, SCHEMA_VERSION
 
 
@@ -231,7 +231,7 @@ def test_bad_settings_are_usage_errors(pytester: pytest.Pytester, args: list[str
 
 @pytest.mark.parametrize(("raw", "expected"), [("10", 10.0), ("10%", 10.0), (" 2.5 % ", 2.5), (10, 10.0), (0, 0.0)])
 def test_percent_accepts(raw: object, expected: float) -> None:
-    from pytest_carbon.settings import option_spec
+    from pytest_carbon.config.settings import option_spec
 
     assert option_spec("compare_fail").parse(raw, "here") == expected
 

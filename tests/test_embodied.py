@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from accounting_helpers import QUIET_PLUGINS, operational, run_json
 
-from pytest_carbon.embodied import SECONDS_PER_YEAR, parse_hardware, server_total_kg
-from pytest_carbon.errors import CarbonConfigError
+from pytest_carbon.carbon.embodied import SECONDS_PER_YEAR, parse_hardware, server_total_kg
+from pytest_carbon.values.errors import CarbonConfigError
 
 WHERE = "pyproject.toml [tool.pytest_carbon]"
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pytest_carbon.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
-from pytest_carbon.cputime import MachineCpuTime
+from pytest_carbon.meters.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
+from pytest_carbon.meters.cputime import MachineCpuTime
 from pytest_carbon.meters import estimate
 from pytest_carbon.meters.estimate import EstimateMeter, cpu_power_model
 
@@ -209,7 +209,7 @@ def test_memory_is_polled_at_readings_until_an_interval_runs_long(monkeypatch):
 
 
 def test_the_sampler_thread_waits_for_a_long_interval_when_only_the_estimate_polls(monkeypatch):
-    from pytest_carbon.meters import MeterSet
+    from pytest_carbon.meters.meter_set import MeterSet
 
     clocks = FakeClocks()
     monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_carbon.errors import CarbonConfigError
+from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.meters.gpu_devices import GpuDevice, choose_gpus, parse_gpus
 
 # NVML numbers GPUs in PCI order; bus ids given out of index order on purpose for index 2/3.

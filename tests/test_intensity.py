@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from accounting_helpers import QUIET_PLUGINS, operational, run_json
 
-from pytest_carbon.accounting import Intensity, choose_pue, resolve_intensity
-from pytest_carbon.cli_intensities import main as intensities_main
-from pytest_carbon.errors import CarbonConfigError
-from pytest_carbon.tables import load_table
+from pytest_carbon.carbon.model import Intensity, choose_pue, resolve_intensity
+from pytest_carbon.cli.intensities import main as intensities_main
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.data.tables import load_table
 
 
 def table_value(table: str, column: str, key: str) -> float:

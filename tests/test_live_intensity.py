@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from accounting_helpers import run_json
 
-from pytest_carbon import live
-from pytest_carbon.accounting import fetch_live, resolve_intensity
-from pytest_carbon.tables import load_table
+from pytest_carbon.carbon import live
+from pytest_carbon.carbon.model import fetch_live, resolve_intensity
+from pytest_carbon.data.tables import load_table
 
 FRANCE = float(next(r for r in load_table("grid_countries.csv").rows if r["iso2"] == "FR")["g_per_kwh"])
 GOOD_BODY = json.dumps({"zone": "FR", "carbonIntensity": 57, "datetime": "2026-01-01T10:00:00.000Z"}).encode()

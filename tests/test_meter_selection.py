@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fakes import FAKE_NVML_DIR, install
-from pytest_carbon.errors import CarbonConfigError
-from pytest_carbon.meters import MeterOptions, select_meters
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.meters.meter_set import MeterOptions, select_meters
 
 
 def test_an_unused_gpu_probe_shuts_nvml_down(monkeypatch):
@@ -66,7 +66,7 @@ class FlakySnapshotMeter:
 
 
 def test_a_meter_failing_on_the_snapshot_path_is_dropped_and_holds_its_last_value():
-    from pytest_carbon.meters import MeterSet
+    from pytest_carbon.meters.meter_set import MeterSet
 
     meters = MeterSet([FlakySnapshotMeter()])
     meters.start()  # reading 1
@@ -81,7 +81,7 @@ def test_a_meter_failing_on_the_snapshot_path_is_dropped_and_holds_its_last_valu
 
 def test_the_ledger_reading_the_meter_directly_drops_it_on_failure_and_holds_its_last_value():
     from pytest_carbon.ledger import COLLECTION, FINISH, Ledger
-    from pytest_carbon.meters import MeterSet
+    from pytest_carbon.meters.meter_set import MeterSet
 
     meters = MeterSet([FlakySnapshotMeter()])
     meters.start()  # reading 1
@@ -156,7 +156,7 @@ class PolledMeter(FlakySnapshotMeter):
 
 
 def test_a_meter_that_cannot_poll_at_readings_starts_the_sampler_at_once():
-    from pytest_carbon.meters import MeterSet
+    from pytest_carbon.meters.meter_set import MeterSet
 
     meters = MeterSet([PolledMeter()])
     meters.start()

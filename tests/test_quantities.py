@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_carbon.errors import CarbonConfigError
-from pytest_carbon.quantities import format_energy, format_mass, format_pair, parse_quantity
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.values.quantities import format_energy, format_mass, format_pair, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from .base import Probe
-from .gpu_devices import GpuDevice, choose_gpus
-from .gpu_energy import Reading, gpu_probe
+from pytest_carbon.meters.base import Probe
+from pytest_carbon.meters.gpu_devices import GpuDevice, choose_gpus
+from pytest_carbon.meters.gpu_energy import Reading, gpu_probe
 
 _FIX = "nothing to do without AMD GPUs; otherwise install ROCm 6.3 or newer with its amdsmi Python package"
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 
-from ..constants import constant
-from ..cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
-from ..cputime import MachineCpuTime
-from ..tables import load_table
-from .base import Channel, Probe
+from pytest_carbon.data.constants import constant
+from pytest_carbon.meters.cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
+from pytest_carbon.meters.cputime import MachineCpuTime
+from pytest_carbon.data.tables import load_table
+from pytest_carbon.meters.base import Channel, Probe
 
 
 POWER_TABLE = "ccf-coefficients:aws-2026"

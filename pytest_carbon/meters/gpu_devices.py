@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..errors import CarbonConfigError
+from pytest_carbon.values.errors import CarbonConfigError
 
 GPUS_ACCEPTED = "all, visible (default: the GPUs CUDA_VISIBLE_DEVICES allows), or comma-separated device indices such as 0,2"
 

@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
-from .base import Channel, Probe
-from .gpu_devices import GpuChoice, GpuDevice
+from pytest_carbon.meters.base import Channel, Probe
+from pytest_carbon.meters.gpu_devices import GpuChoice, GpuDevice
 
 # Extrapolate at most this far past the last update: beyond it the source has stalled.
 HORIZON_S = 0.25

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .base import Probe
-from .gpu_devices import GpuDevice, choose_gpus, wants_mig
-from .gpu_energy import Reading, gpu_probe
+from pytest_carbon.meters.base import Probe
+from pytest_carbon.meters.gpu_devices import GpuDevice, choose_gpus, wants_mig
+from pytest_carbon.meters.gpu_energy import Reading, gpu_probe
 
 _FIX_DRIVER = (
     "nothing to do on a machine without NVIDIA GPUs; otherwise install the NVIDIA driver "

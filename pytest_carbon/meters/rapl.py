@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-from .base import Channel, Probe
+from pytest_carbon.meters.base import Channel, Probe
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 # Assumed worst-case draw of one zone, to choose how often to read so a wrap is never missed.

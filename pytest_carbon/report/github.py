@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..compare import describe_change
-from ..quantities import format_pair
+from pytest_carbon.verdicts.compare import describe_change
+from pytest_carbon.values.quantities import format_pair
 
 # GitHub shows at most 10 annotations of each kind per step; the rest are dropped silently.
 PER_KIND = 10

@@ -9,9 +9,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ..compare import describe_change, format_percent, format_value
-from ..quantities import format_energy, format_mass, format_pair
-from .terminal import how_measured
+from pytest_carbon.verdicts.compare import describe_change, format_percent, format_value
+from pytest_carbon.values.quantities import format_energy, format_mass, format_pair
+from pytest_carbon.report.terminal import how_measured
 
 PHASES = ("setup", "call", "teardown")
 PHASE_COLOURS = {"setup": "#7570b3", "call": "#1b9e77", "teardown": "#d95f02"}

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..compare import describe_change, format_percent, format_value
-from ..quantities import format_energy, format_mass, format_pair
-from .json_report import write_atomic
-from .terminal import how_measured
+from pytest_carbon.verdicts.compare import describe_change, format_percent, format_value
+from pytest_carbon.values.quantities import format_energy, format_mass, format_pair
+from pytest_carbon.report.json_report import write_atomic
+from pytest_carbon.report.terminal import how_measured
 
 # GitHub Actions: "supports content up to a size of 1024k" per step summary.
 STEP_SUMMARY_LIMIT = 1024 * 1024

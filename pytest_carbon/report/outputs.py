@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from ..accounting import CarbonModel
-from ..budgets import Budget
-from ..ledger import TestRecord
-from ..quantities import Quantity
-from ..settings import Settings
-from .json_report import write_atomic
+from pytest_carbon.carbon.model import CarbonModel
+from pytest_carbon.verdicts.budgets import Budget
+from pytest_carbon.ledger import TestRecord
+from pytest_carbon.values.quantities import Quantity
+from pytest_carbon.config.settings import Settings
+from pytest_carbon.report.json_report import write_atomic
 
 MARKDOWN_TOP = 10  # more room than the terminal's default 5: a summary page is read, not scrolled past
 Writer = Callable[[dict[str, Any]], None]
@@ -49,7 +49,7 @@ class HtmlWriter:
         self.__name__ = f"HTML report to {path}"
 
     def __call__(self, report: dict[str, Any]) -> None:
-        from .html import render_html  # imported when a report is written, not at start-up
+        from pytest_carbon.report.html import render_html  # imported when a report is written, not at start-up
 
         write_atomic(self.path, render_html(report))
 
@@ -59,7 +59,7 @@ def report_writers(settings: Settings, rootpath: Path, environ: Mapping[str, str
     writers: list[Writer] = []
     md = settings.value("md")
     if md or environ.get("GITHUB_STEP_SUMMARY"):
-        from .markdown import markdown_writers
+        from pytest_carbon.report.markdown import markdown_writers
 
         top = settings.value("top") if settings["top"].origin != "default" else MARKDOWN_TOP
         writers.extend(markdown_writers(resolve(rootpath, md) if md else None, top, environ))
@@ -67,7 +67,7 @@ def report_writers(settings: Settings, rootpath: Path, environ: Mapping[str, str
     if html:
         writers.append(HtmlWriter(resolve(rootpath, html)))
     if environ.get("GITHUB_ACTIONS") == "true":
-        from .github import AnnotationWriter
+        from pytest_carbon.report.github import AnnotationWriter
 
         writers.append(AnnotationWriter(rootpath))
     return writers

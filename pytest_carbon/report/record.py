@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from .. import __version__
-from ..accounting import CarbonModel
-from ..budgets import Verdict
-from ..ledger import FIXTURE_PARTS, OVERHEAD_PARTS, PHASES, EnergyRecord, FixtureRecord, TestRecord
-from ..meters.base import Channel
+from pytest_carbon import __version__
+from pytest_carbon.carbon.model import CarbonModel
+from pytest_carbon.verdicts.budgets import Verdict
+from pytest_carbon.ledger import FIXTURE_PARTS, OVERHEAD_PARTS, PHASES, EnergyRecord, FixtureRecord, TestRecord
+from pytest_carbon.meters.base import Channel
 
 SCHEMA = "pytest-carbon/report"
 SCHEMA_VERSION = 1

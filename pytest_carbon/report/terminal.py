@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..quantities import format_energy, format_mass, format_pair
+from pytest_carbon.values.quantities import format_energy, format_mass, format_pair
 
 
 class Line(NamedTuple):
@@ -97,7 +97,7 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
                 )
     lines.extend(budget_lines(report))
     if report.get("comparison"):
-        from ..compare import summary_lines as comparison_summary
+        from pytest_carbon.verdicts.compare import summary_lines as comparison_summary
 
         lines.extend(Line(text, style) for text, style in comparison_summary(report))
     if verbosity >= 0:

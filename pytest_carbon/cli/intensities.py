@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .regions import all_rows
+from pytest_carbon.carbon.regions import all_rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,10 +11,10 @@ import argparse
 import sys
 from typing import TextIO
 
-from .compare import DEFAULT_MIN, Change, compare, format_percent, format_value, load_baseline, unit_of
-from .errors import CarbonConfigError
-from .quantities import parse_quantity
-from .settings import option_spec
+from pytest_carbon.verdicts.compare import DEFAULT_MIN, Change, compare, format_percent, format_value, load_baseline, unit_of
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.values.quantities import parse_quantity
+from pytest_carbon.config.settings import option_spec
 
 USAGE_ERROR = 2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .tables import load_table
+from pytest_carbon.data.tables import load_table
 
 PROVIDERS = ("gcp", "aws", "azure")
 PROVIDER_NAMES = {"gcp": "Google Cloud", "aws": "AWS", "azure": "Azure"}

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from .ledger import TestRecord
-from .meters import MeterSet
+from pytest_carbon.ledger import TestRecord
+from pytest_carbon.meters.meter_set import MeterSet
 
 FLAG = "gpu-interpolated"
 # A test is flagged when its GPU counters updated fewer times than this while it ran...

@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .constants import constant
-from .errors import CarbonConfigError
-from .regions import suggest
+from pytest_carbon.data.constants import constant
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.carbon.regions import suggest
 
 SECONDS_PER_YEAR = 365.25 * 86400
 TABLE = "embodied_hardware"

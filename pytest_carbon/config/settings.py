@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .accounting import parse_pue, resolve_intensity
-from .errors import CarbonConfigError
-from .meters import parse_meter_list
-from .meters.gpu_devices import parse_gpus
-from .quantities import Quantity, parse_quantity
+from pytest_carbon.carbon.model import parse_pue, resolve_intensity
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.meters.meter_set import parse_meter_list
+from pytest_carbon.meters.gpu_devices import parse_gpus
+from pytest_carbon.values.quantities import Quantity, parse_quantity
 
 PYPROJECT_TABLE = "tool.pytest_carbon"
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .accounting import CarbonModel
-from .meters.base import Channel
+from pytest_carbon.carbon.model import CarbonModel
+from pytest_carbon.meters.base import Channel
 
 
 @dataclass

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import CarbonConfigError
+from pytest_carbon.values.errors import CarbonConfigError
 
 Dimension = Literal["mass", "energy"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from .errors import CarbonConfigError
-from .quantities import Dimension, Quantity, format_pair, parse_quantity
-from .settings import PatternBudget
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.values.quantities import Dimension, Quantity, format_pair, parse_quantity
+from pytest_carbon.config.settings import PatternBudget
 
 MARKER_UNITS = {"max_g": ("g", 1.0), "max_mg": ("mg", 1e-3), "max_kg": ("kg", 1e3), "max_j": ("J", 1.0), "max_wh": ("Wh", 3600.0)}
 MARKER_ACCEPTED = (

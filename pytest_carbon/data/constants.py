@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .tables import load_table
+from pytest_carbon.data.tables import load_table
 
 
 class Constant(NamedTuple):

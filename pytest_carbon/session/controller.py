@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .attribution import ActiveWorkers, Attributor, gpu_split_note
-from .budgets import Budget, judge
-from .ledger import TestRecord
-from .meters import MeterSet
-from .meters.base import Channel
-from .plugin import CarbonSession
-from .report import record as report_record
-from .report.terminal import attribution_lines
+from pytest_carbon.meters.attribution import ActiveWorkers, Attributor, gpu_split_note
+from pytest_carbon.verdicts.budgets import Budget, judge
+from pytest_carbon.ledger import TestRecord
+from pytest_carbon.meters.meter_set import MeterSet
+from pytest_carbon.meters.base import Channel
+from pytest_carbon.plugin import CarbonSession
+from pytest_carbon.report import record as report_record
+from pytest_carbon.report.terminal import attribution_lines
 
 if TYPE_CHECKING:
-    from .plugin import CarbonPlugin
+    from pytest_carbon.plugin import CarbonPlugin
 
 RECORD_ATTRIBUTE = "carbon_record"
 OUTPUT_KEY = "carbon"
@@ -288,7 +288,7 @@ def merge_fixtures(fixtures: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def sum_overheads(overheads: list[dict[str, dict[str, Any]]], facts: Any) -> dict[str, dict[str, Any]]:
-    from .ledger import OVERHEAD_PARTS
+    from pytest_carbon.ledger import OVERHEAD_PARTS
 
     total: dict[str, dict[str, Any]] = {
         part: {"duration_s": 0.0, "energy_j": 0.0, "co2e_g": 0.0, "by_meter": {}} for part in OVERHEAD_PARTS

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent
 
 
 class Table(NamedTuple):

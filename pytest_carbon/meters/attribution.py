@@ -23,8 +23,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from .cputime import MachineCpuTime
-from .meters.base import Meter
+from pytest_carbon.meters.cputime import MachineCpuTime
+from pytest_carbon.meters.base import Meter
 
 _perf_counter = time.perf_counter
 _process_time = time.process_time

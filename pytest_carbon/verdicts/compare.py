@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .quantities import Quantity, format_energy, format_mass
-from .report.record import SCHEMA, SCHEMA_VERSION
+from pytest_carbon.values.quantities import Quantity, format_energy, format_mass
+from pytest_carbon.report.record import SCHEMA, SCHEMA_VERSION
 
 # Changes smaller than this never count: estimated energy of short tests moves with
 # scheduling noise, so a floor in absolute terms keeps them from flapping.

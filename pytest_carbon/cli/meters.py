@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 
-from .accounting import world_average
-from .constants import constant
-from .meters import ESTIMABLE, MeterOptions, probe_all, release_unused
-from .meters.estimate import probe_estimate
+from pytest_carbon.carbon.model import world_average
+from pytest_carbon.data.constants import constant
+from pytest_carbon.meters.meter_set import ESTIMABLE, MeterOptions, probe_all, release_unused
+from pytest_carbon.meters.estimate import probe_estimate
 
 
 def main(argv: list[str]) -> int:

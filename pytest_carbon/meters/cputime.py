@@ -80,7 +80,7 @@ class MachineCpuTime:
 
 def _container_cpu_stat(root: str = "/sys/fs/cgroup") -> str | None:
     """The cgroup v2 cpu.stat of a container with a CPU quota, else None (whole machine)."""
-    from .cpuinfo import cgroup_cpu_quota
+    from pytest_carbon.meters.cpuinfo import cgroup_cpu_quota
 
     path = Path(root, "cpu.stat")
     if cgroup_cpu_quota(root) is not None and path.exists():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .accounting import CarbonModel, choose_pue, fetch_live
-from .cpuinfo import count_vcpus
-from .embodied import TABLE, parse_hardware
+from pytest_carbon.carbon.model import CarbonModel, choose_pue, fetch_live
+from pytest_carbon.meters.cpuinfo import count_vcpus
+from pytest_carbon.carbon.embodied import TABLE, parse_hardware
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from pytest_carbon.config.settings import Settings
 
 
 def model_from_settings(settings: Settings) -> CarbonModel:

@@ -11,10 +11,10 @@ from operator import add, mul
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import regions
-from .constants import constant
-from .embodied import EmbodiedModel
-from .errors import CarbonConfigError
+from pytest_carbon.carbon import regions
+from pytest_carbon.data.constants import constant
+from pytest_carbon.carbon.embodied import EmbodiedModel
+from pytest_carbon.values.errors import CarbonConfigError
 
 INTENSITY_ACCEPTED = (
     "a number in gCO2e/kWh (e.g. 300 or '300 g/kWh'), 'world', "
@@ -183,7 +183,7 @@ def fetch_live(intensity: Intensity, environ: Mapping[str, str] | None = None) -
     if zone is None:
         return intensity
     environ = os.environ if environ is None else environ
-    from . import live  # only runs that ask for a live value need it
+    from pytest_carbon.carbon import live  # only runs that ask for a live value need it
 
     try:
         reading = live.fetch(zone, environ)
