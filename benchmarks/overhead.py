@@ -94,7 +94,8 @@ def memory_per_record(tests: int) -> float:
     """Bytes the ledger keeps per test: its three readings and accounts in the timeline,
     its index entry and outcome (the records themselves are made only for reports)."""
     from pytest_carbon.ledger import PENDING, TEARDOWN, Ledger
-    from pytest_carbon.meters.meter_set import MeterOptions, MeterSet, select_meters
+    from pytest_carbon.meters.discovery import MeterOptions, select_meters
+    from pytest_carbon.meters.meter_set import MeterSet
 
     selection = select_meters(("auto",), MeterOptions(), "benchmark")
     meters = MeterSet(selection.meters)

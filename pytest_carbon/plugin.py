@@ -20,7 +20,8 @@ from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.session.gpu_flags import interpolation_flags
 from pytest_carbon.ledger import CALL, COLLECTION, FINISH, PENDING, PHASES, SETUP, TEARDOWN, FixtureKey, Ledger, TestRecord
 from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
-from pytest_carbon.meters.meter_set import MeterOptions, MeterSet, select_meters
+from pytest_carbon.meters.discovery import MeterOptions, select_meters
+from pytest_carbon.meters.meter_set import MeterSet
 from pytest_carbon.carbon.build import model_from_settings
 from pytest_carbon.session.outcomes import combine
 from pytest_carbon.values.quantities import format_energy, format_mass

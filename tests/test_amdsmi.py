@@ -7,7 +7,7 @@ import json
 import pytest
 from fakes import FAKE_AMDSMI_DIR, FakeClock, install, on_pythonpath
 
-from pytest_carbon.meters.meter_set import MeterOptions, probe_all
+from pytest_carbon.meters.discovery import MeterOptions, probe_all
 from pytest_carbon.meters.amd import probe_amdsmi
 
 MI300 = {"name": "AMD Instinct MI300X", "base_w": 500.0, "pci": "0000:05:00.0"}

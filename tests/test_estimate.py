@@ -179,7 +179,7 @@ def test_memory_is_polled_at_readings_until_an_interval_runs_long(monkeypatch):
     meter = EstimateMeter(frozenset({"cpu", "memory"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
     meter.start()
     sampler_started: list[float] = []
-    meter.poll_inline(lambda: sampler_started.append(clocks.t))
+    meter.poll_at_readings(lambda: sampler_started.append(clocks.t))
     watts_per_gb = meter.memory_w_per_gb
     last = meter.read()[1]
 

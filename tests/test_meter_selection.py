@@ -6,7 +6,8 @@ import pytest
 
 from fakes import FAKE_NVML_DIR, install
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.meters.meter_set import MeterOptions, select_meters
+from pytest_carbon.meters.base import Meter
+from pytest_carbon.meters.discovery import MeterOptions, select_meters
 
 
 def test_an_unused_gpu_probe_shuts_nvml_down(monkeypatch):
@@ -33,7 +34,7 @@ def test_asking_for_a_missing_gpu_meter_is_a_usage_error(monkeypatch):
         select_meters(("nvml",), MeterOptions(environ={}), "--carbon-meters")
 
 
-class FlakySnapshotMeter:
+class FlakySnapshotMeter(Meter):
     """A meter with its own snapshot that fails on its fourth reading."""
 
     name = "flaky"
@@ -55,11 +56,11 @@ class FlakySnapshotMeter:
             raise OSError("counter vanished")
         return [float(self.calls), 10.0 * self.calls]
 
+    def snapshot_reader(self):
+        return self.snapshot
+
     def read(self):
         return tuple(self.snapshot()[1:])
-
-    def close(self):
-        pass
 
     def describe(self):
         return "flaky"

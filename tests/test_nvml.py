@@ -9,7 +9,9 @@ import math
 import pytest
 from fakes import FAKE_NVML_DIR, FakeClock, install, on_pythonpath
 
-from pytest_carbon.meters.meter_set import MeterOptions, MeterSet, probe_all
+from pytest_carbon.meters.discovery import MeterOptions, probe_all
+
+from pytest_carbon.meters.meter_set import MeterSet
 from pytest_carbon.meters.gpu_energy import HORIZON_S
 from pytest_carbon.meters.nvml import probe_nvml
 

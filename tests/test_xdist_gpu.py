@@ -8,16 +8,17 @@ import pytest
 
 from fakes import FAKE_NVML_DIR, on_pythonpath
 from pytest_carbon.meters.attribution import ActiveWorkers, Attributor, gpu_split_note
-from pytest_carbon.meters.base import Channel
+from pytest_carbon.meters.base import Channel, Meter
 
 pytest.importorskip("xdist")
 
 
-class StubGpuMeter:
+class StubGpuMeter(Meter):
     """Two GPUs whose counters grow 100 J per read; utilisation shares as configured."""
 
     name = "nvml"
     measured = True
+    reports_process_use = True
     poll_interval_s = None
 
     def __init__(self, shares):

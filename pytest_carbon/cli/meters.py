@@ -7,7 +7,7 @@ import os
 
 from pytest_carbon.carbon.model import world_average
 from pytest_carbon.data.constants import constant
-from pytest_carbon.meters.meter_set import ESTIMABLE, MeterOptions, probe_all, release_unused
+from pytest_carbon.meters.discovery import ESTIMABLE, MeterOptions, probe_all, release_unused
 from pytest_carbon.meters.estimate import probe_estimate
 
 

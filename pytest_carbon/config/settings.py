@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from pytest_carbon.carbon.model import parse_pue, resolve_intensity
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.meters.meter_set import parse_meter_list
+from pytest_carbon.meters.discovery import parse_meter_list
 from pytest_carbon.meters.gpu_devices import parse_gpus
 from pytest_carbon.values.quantities import Quantity, parse_quantity
 

@@ -111,7 +111,7 @@ class Attributor:
         self._gpu_meters: list[tuple[int, Meter]] = []
         offset = 0
         for meter in meters:
-            if hasattr(meter, "process_shares"):
+            if meter.reports_process_use:
                 self._gpu_meters.append((offset, meter))
             offset += len(meter.channels)
         self._gpu_shares: dict[int, float] = {}
@@ -172,7 +172,7 @@ class Attributor:
         shares: dict[int, float] = {}
         for offset, meter in self._gpu_meters:
             try:
-                found = meter.process_shares(pids)  # type: ignore[attr-defined]
+                found = meter.process_shares(pids)
             except Exception:
                 found = [None] * len(meter.channels)
             for position, value in enumerate(found):

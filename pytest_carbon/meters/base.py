@@ -1,13 +1,23 @@
-"""The meter interface: every source answers "how many joules since I started?"."""
+"""The meter interface: every source answers "how many joules since I started?".
+
+`Meter` is a base class: the four calls every source makes (start, read, close,
+describe) and the optional capabilities, each an explicit method or flag with a no-op
+default, so the meter set and attribution ask a meter what it can do instead of
+probing for attributes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple
 
 # What a channel's energy belongs to. A measured meter claims its components so that the
 # estimate only covers what nothing measures.
 Component = Literal["cpu", "memory", "gpu", "platform"]
+
+# A reading: [perf_counter seconds, cumulative joules of each channel].
+Snapshot = Callable[[], list[float]]
 
 
 class Channel(NamedTuple):
@@ -20,7 +30,7 @@ class Channel(NamedTuple):
     details: tuple[tuple[str, str], ...] = ()
 
 
-class Meter(Protocol):
+class Meter:
     """A source of cumulative energy per channel.
 
     `read()` returns joules since `start()` for each channel, in `channels` order; values
@@ -29,22 +39,55 @@ class Meter(Protocol):
     raise from `read()` or `poll()`; the meter set then drops it with one warning.
     """
 
-    name: str
-    measured: bool
-    channels: tuple[Channel, ...]
-    poll_interval_s: float | None
+    name: str = "meter"
+    measured: bool = False
+    channels: tuple[Channel, ...] = ()
+    poll_interval_s: float | None = None
+    # Shown as notes in the report (GPU choice, MIG, CPU recognition).
+    notes: tuple[str, ...] = ()
+    # Capabilities, off unless a meter says otherwise.
+    polls_at_readings: bool = False  # can poll at readings until an interval runs long
+    reports_process_use: bool = False  # process_shares() answers for shared GPUs
+    interpolates: bool = False  # interpolation_state() says how much is extrapolated
 
-    def start(self) -> None: ...
+    def start(self) -> None:
+        raise NotImplementedError
 
-    def read(self) -> tuple[float, ...]: ...
-
-    def poll(self) -> None: ...
-
-    def close(self) -> None: ...
+    def read(self) -> tuple[float, ...]:
+        raise NotImplementedError
 
     def describe(self) -> str:
         """One line for the report header: what this meter measures and how."""
-        ...
+        raise NotImplementedError
+
+    def poll(self) -> None:
+        """Keep a wrapping counter or an integrated power exact (sampler thread)."""
+
+    def close(self) -> None:
+        """Release files and libraries."""
+
+    def snapshot_reader(self) -> Snapshot | None:
+        """A call giving `[t, *read()]` at once, for a meter set with this meter alone
+        (the shortest path per boundary); None where the meter has none. Valid after start()."""
+        return None
+
+    def poll_at_readings(self, start_sampler: Callable[[], object]) -> None:
+        """Only where `polls_at_readings`: poll at readings instead of from the sampler
+        thread, calling `start_sampler` once an interval runs longer than the poll period."""
+        raise NotImplementedError
+
+    def settle(self) -> None:
+        """Before the session's last read: stop extrapolating and take exact values."""
+
+    def process_shares(self, pids: Set[int]) -> list[float | None]:
+        """Only where `reports_process_use`: per channel, the share of the device's recent
+        use that belongs to `pids` (None where the driver does not say)."""
+        return [None] * len(self.channels)
+
+    def interpolation_state(self) -> tuple[int, float]:
+        """Only where `interpolates`: (fewest counter updates seen on any channel, joules
+        currently extrapolated over all channels)."""
+        return 0, 0.0
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pytest_carbon.data.constants import constant
 from pytest_carbon.meters.cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
 from pytest_carbon.meters.cputime import MachineCpuTime
 from pytest_carbon.data.tables import load_table
-from pytest_carbon.meters.base import Channel, Probe
+from pytest_carbon.meters.base import Channel, Meter, Probe, Snapshot
 
 
 POWER_TABLE = "ccf-coefficients:aws-2026"
@@ -82,9 +82,10 @@ _perf_counter = time.perf_counter
 _process_time = time.process_time
 
 
-class EstimateMeter:
+class EstimateMeter(Meter):
     name = "estimate"
     measured = False
+    polls_at_readings = True
     memory_refresh_s = 1.0
     # This process's CPU time is a system call to read (unlike the wall clock), and
     # pytest's own work between two test phases takes far less than this. Readings
@@ -117,13 +118,17 @@ class EstimateMeter:
         self._idle_w = self.model.vcpus * self.model.min_w
         self._dynamic_w = self.model.max_w - self.model.min_w
         self._own_reported = 0.0
-        self._memory_due = float("inf")  # polled by the sampler thread unless poll_inline()
+        self._memory_due = float("inf")  # polled by the sampler thread unless poll_at_readings()
         self._refresh(now)
         self._read_own(now)
+        self._snapshot: Snapshot = self.snapshot
         if self._clock is None:
-            self.snapshot = self._snapshot_memory  # type: ignore[method-assign]
+            self._snapshot = self._snapshot_memory
         elif "memory" not in self.covers:
-            self.snapshot = self._snapshot_cpu  # type: ignore[method-assign]
+            self._snapshot = self._snapshot_cpu
+
+    def snapshot_reader(self) -> Snapshot:
+        return self._snapshot
 
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
@@ -140,7 +145,7 @@ class EstimateMeter:
         self._refresh_due = now + clock.refresh_s
         self._cpu_offset = self._dynamic_w * (clock.others - clock.own_start) - self._idle_w * self._t0
 
-    def poll_inline(self, start_sampler: Callable[[], object]) -> None:
+    def poll_at_readings(self, start_sampler: Callable[[], object]) -> None:
         """Refresh the memory wattage at readings (at most every memory_refresh_s)
         instead of from the sampler thread, until an interval runs longer than that:
         then start the thread, so long tests are sampled through."""
@@ -177,10 +182,11 @@ class EstimateMeter:
         return own
 
     def read(self) -> tuple[float, ...]:
-        return tuple(self.snapshot()[1:])
+        return tuple(self._snapshot()[1:])
 
     def snapshot(self) -> list[float]:
-        """`[t, *read()]` in one call: the meter set's path when this is its only meter.
+        """`[t, *read()]` in one call, CPU and memory: the meter set's path when this is its
+        only meter (snapshot_reader() gives the variant for the channels covered).
 
         The hot path: one clock read, a few multiplications, and this process's CPU time
         when the last real read is over `own_cpu_read_gap_s` old. Only the thread running

@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any, Literal, Protocol
 
-from pytest_carbon.meters.base import Channel, Probe
+from pytest_carbon.meters.base import Channel, Meter, Probe
 from pytest_carbon.meters.gpu_devices import GpuChoice, GpuDevice
 
 # Extrapolate at most this far past the last update: beyond it the source has stalled.
@@ -123,7 +123,7 @@ class GpuSource(Protocol):
     def close(self) -> None: ...
 
 
-class GpuMeter:
+class GpuMeter(Meter):
     """GPUs of one vendor library as a Meter: one channel per GPU.
 
     `counter[i]` says whether GPU i is read through its energy counter (else its power is
@@ -131,6 +131,8 @@ class GpuMeter:
     """
 
     measured = True
+    reports_process_use = True
+    interpolates = True
 
     def __init__(
         self,
@@ -147,7 +149,7 @@ class GpuMeter:
         self.channels = channels
         self.counter = list(counter)
         self.description = description
-        self.notes = list(notes)  # shown as notes in the report (GPU choice, MIG)
+        self.notes = tuple(notes)
         self.poll_interval_s: float | None = POLL_INTERVAL_S
         self._clock = clock
         self._lock = threading.Lock()
@@ -205,7 +207,7 @@ class GpuMeter:
         with self._lock:
             self._final = True
 
-    def process_shares(self, pids: set[int]) -> list[float | None]:
+    def process_shares(self, pids: Set[int]) -> list[float | None]:
         """Per GPU: the share of its recent utilisation that belongs to `pids`, where the
         vendor library reports it per process (None elsewhere)."""
         share = getattr(self.source, "process_share", None)

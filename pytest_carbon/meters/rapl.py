@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
-from pytest_carbon.meters.base import Channel, Probe
+from pytest_carbon.meters.base import Channel, Meter, Probe
 
 DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
 # Assumed worst-case draw of one zone, to choose how often to read so a wrap is never missed.
@@ -85,7 +85,7 @@ def _has_package(zones: list[RaplZone]) -> bool:
     return any(z.name.startswith("package") and z.parent is None for z in zones)
 
 
-class RaplMeter:
+class RaplMeter(Meter):
     """Cumulative joules from RAPL `energy_uj` counters, widened past their wrap point."""
 
     name = "rapl"

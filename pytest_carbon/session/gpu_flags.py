@@ -8,11 +8,12 @@ test's start and end.
 
 from __future__ import annotations
 
-from typing import Any
+
 
 import pytest
 
 from pytest_carbon.ledger import TestRecord
+from pytest_carbon.meters.base import Meter
 from pytest_carbon.meters.meter_set import MeterSet
 
 FLAG = "gpu-interpolated"
@@ -23,7 +24,7 @@ MAX_SHARE = 0.25
 
 
 class InterpolationFlags:
-    def __init__(self, meter_set: MeterSet, meters: list[Any], channel_indices: list[int]) -> None:
+    def __init__(self, meter_set: MeterSet, meters: list[Meter], channel_indices: list[int]) -> None:
         self._set = meter_set
         self._meters = meters
         self._indices = channel_indices
@@ -54,7 +55,7 @@ class InterpolationFlags:
 
 def interpolation_flags(meter_set: MeterSet) -> InterpolationFlags | None:
     """The listener for this meter set, or None when no meter interpolates (no cost then)."""
-    meters = [m for m in meter_set.meters if hasattr(m, "interpolation_state")]
+    meters = [m for m in meter_set.meters if m.interpolates]
     if not meters:
         return None
     names = {m.name for m in meters}
