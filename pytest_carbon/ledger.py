@@ -70,7 +70,7 @@ class EnergyRecord:
 class TestRecord(EnergyRecord):
     """One test's figures by phase, with its outcome and budget verdict."""
 
-    __slots__ = ("nodeid", "pytest_location", "outcome", "verdict", "flags", "extra")
+    __slots__ = ("nodeid", "pytest_location", "outcome", "verdict", "flags", "worker")
 
     def __init__(self, nodeid: str, channels: int, pytest_location: tuple[str, int | None, str] = ("", None, "")) -> None:
         super().__init__(len(PHASES), channels)
@@ -79,7 +79,7 @@ class TestRecord(EnergyRecord):
         self.outcome = "unknown"
         self.verdict: object | None = None
         self.flags: tuple[str, ...] = ()
-        self.extra: dict[str, object] | None = None
+        self.worker: str | None = None  # pytest-xdist: the worker that ran it (on the controller)
 
     @property
     def location(self) -> tuple[str, int | None]:

@@ -62,6 +62,6 @@ def test_failed_and_skipped_tests_get_properties_too_in_xunit2(pytester: pytest.
 def test_no_listener_without_junitxml(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_a(request):\n    pass\n")
     config = pytester.parseconfigure()
-    from pytest_carbon.plugin import PLUGIN_KEY
+    from pytest_carbon.plugin import SESSION_KEY
 
-    assert config.stash[PLUGIN_KEY].test_listeners == []
+    assert config.stash[SESSION_KEY].test_listeners == []

@@ -7,10 +7,10 @@ or from `[tool.pytest_carbon.embodied_hardware]`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_carbon.values.numbers import finite_number
 from pytest_carbon.data.constants import constant
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.carbon.regions import suggest
@@ -74,14 +74,15 @@ class EmbodiedModel:
 
 def _number(key: str, raw: object, origin: str) -> float:
     accepted, minimum, whole = KEYS[key]
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+    value = finite_number(raw)
+    if value is None:
         raise CarbonConfigError(raw, origin, "is not a number", accepted)
-    if whole and raw != int(raw):
+    if whole and value != int(value):
         raise CarbonConfigError(raw, origin, "is not a whole number", accepted)
     strict = key in ("total_kg", "lifetime_years", "resource_share")
-    if raw < minimum or (strict and raw <= minimum) or (key == "resource_share" and raw > 1):
+    if value < minimum or (strict and value <= minimum) or (key == "resource_share" and value > 1):
         raise CarbonConfigError(raw, origin, "is out of range", accepted)
-    return float(raw)
+    return value
 
 
 def server_total_kg(cpus: float, memory_gb: float, ssds: float, gpus: float) -> float:

@@ -7,12 +7,13 @@ zone, with one warning: measurement problems never stop a run.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from pytest_carbon.values.numbers import non_negative
 
 DEFAULT_API_URL = "https://api.electricitymap.org"
 DEFAULT_TIMEOUT_S = 3.0
@@ -76,9 +77,10 @@ def _write_cache(path: Path, base_url: str, reading: LiveReading, now: float) ->
 
 
 def _intensity_value(raw: object) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) or raw < 0:
+    value = non_negative(raw)
+    if value is None:
         raise LiveError(f"carbonIntensity is {raw!r}, not a non-negative number")
-    return float(raw)
+    return value
 
 
 def _timeout(environ: Mapping[str, str]) -> float:

@@ -11,6 +11,7 @@ from operator import add, mul
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pytest_carbon.values.numbers import finite_number_or_text, is_number_text
 from pytest_carbon.carbon import regions
 from pytest_carbon.data.constants import constant
 from pytest_carbon.carbon.embodied import EmbodiedModel
@@ -203,13 +204,11 @@ def fetch_live(intensity: Intensity, environ: Mapping[str, str] | None = None) -
 
 def parse_pue(raw: object, origin: str) -> float:
     accepted = "a number >= 1.0 (1.0 means no data-centre overhead; typical clouds 1.1-1.2)"
-    if isinstance(raw, bool):
-        raise CarbonConfigError(raw, origin, "is not a number", accepted)
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise CarbonConfigError(raw, origin, "is not a number", accepted) from None
-    if not math.isfinite(value) or value < 1.0:
+    value = finite_number_or_text(raw)
+    if value is None:
+        problem = "is not a finite number" if is_number_text(raw) else "is not a number"
+        raise CarbonConfigError(raw, origin, problem, accepted)
+    if value < 1.0:
         problem = "is negative" if value < 0 else "is below 1.0, which no data centre can have"
         raise CarbonConfigError(raw, origin, problem, accepted)
     return value
@@ -260,19 +259,17 @@ class CarbonModel:
     def describe(self) -> str:
         return f"intensity {self.intensity.describe()}; PUE {self.pue} ({self.pue_origin}); {self.embodied_label}"
 
-    def report_fields(self, energy_j: float, duration_s: float, tests: int) -> dict[str, Any]:
-        """Session fields of the report record beyond the basic ones."""
+    def embodied_record(self) -> dict[str, Any]:
         included = self.embodied_g_per_s > 0
+        return self.hardware.to_dict(included) if self.hardware is not None else {"included": included}
+
+    def sci_record(self, energy_j: float, duration_s: float, tests: int) -> dict[str, Any]:
+        """The session's Software Carbon Intensity, one test as the functional unit."""
         session_sci = self.sci_g(energy_j, duration_s)
         return {
-            "intensity_zone": self.intensity.zone,
-            "intensity_provider": self.intensity.provider,
-            "embodied": self.hardware.to_dict(included) if self.hardware is not None else {"included": included},
-            "sci": {
-                "functional_unit": "one test",
-                "tests": tests,
-                "total_g": session_sci,
-                "g_per_test": session_sci / tests if tests else None,
-                "formula": "(E x I + M) / R, E = session energy x PUE, M = embodied share, R = tests",
-            },
+            "functional_unit": "one test",
+            "tests": tests,
+            "total_g": session_sci,
+            "g_per_test": session_sci / tests if tests else None,
+            "formula": "(E x I + M) / R, E = session energy x PUE, M = embodied share, R = tests",
         }

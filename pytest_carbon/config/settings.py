@@ -5,18 +5,20 @@ Every value remembers where it came from, so an error can name its source.
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_carbon.values.numbers import finite_number_or_text
 from pytest_carbon.carbon.model import parse_pue, resolve_intensity
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.meters.discovery import parse_meter_list
 from pytest_carbon.meters.gpu_devices import parse_gpus
+from pytest_carbon.schema import SettingRecord
 from pytest_carbon.values.quantities import Quantity, parse_quantity
+from pytest_carbon.verdicts.budgets import PatternBudget
 
 PYPROJECT_TABLE = "tool.pytest_carbon"
 
@@ -60,14 +62,10 @@ def _path(raw: object, origin: str) -> str:
 
 def _percent(raw: object, origin: str) -> float:
     accepted = "a percentage >= 0, e.g. 10, '10' or '10%'"
-    text = raw.strip().removesuffix("%").strip() if isinstance(raw, str) else raw
-    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+    value = finite_number_or_text(raw.strip().removesuffix("%") if isinstance(raw, str) else raw)
+    if value is None:
         raise CarbonConfigError(raw, origin, "is not a percentage", accepted)
-    try:
-        value = float(text)
-    except ValueError:
-        raise CarbonConfigError(raw, origin, "is not a percentage", accepted) from None
-    if not math.isfinite(value) or value < 0:
+    if value < 0:
         raise CarbonConfigError(raw, origin, "is not a percentage >= 0", accepted)
     return value
 
@@ -137,12 +135,6 @@ TABLE_KEYS = {
 
 def option_spec(key: str) -> OptionSpec:
     return next(spec for spec in OPTIONS if spec.key == key)
-
-
-class PatternBudget(NamedTuple):
-    pattern: str
-    limit: Quantity
-    origin: str
 
 
 @dataclass
@@ -226,3 +218,24 @@ def load_settings(
         origin = f"{where.rstrip(']')}.budgets] {pattern!r}"
         patterns.append(PatternBudget(pattern, parse_quantity(raw, origin), origin))
     return Settings(values, pyproject, patterns, table)
+
+
+def shown(value: object) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, Quantity):
+        return value.text
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value)
+    describe = getattr(value, "describe", None)  # an Intensity
+    return str(describe()) if callable(describe) else str(value)
+
+
+def settings_record(settings: Settings) -> dict[str, SettingRecord]:
+    """Every setting as text with where it came from, for the reports' provenance block."""
+    record: dict[str, SettingRecord] = {
+        key: {"value": shown(setting.value), "origin": setting.origin} for key, setting in settings.values.items()
+    }
+    for pattern in settings.patterns:
+        record[f"budgets {pattern.pattern!r}"] = {"value": pattern.limit.text, "origin": pattern.origin}
+    return record

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pytest_carbon.verdicts.compare import describe_change
-from pytest_carbon.values.quantities import format_pair
+from pytest_carbon.report.wording import verdict_pair
+from pytest_carbon.schema import BudgetRecord
 
 # GitHub shows at most 10 annotations of each kind per step; the rest are dropped silently.
 PER_KIND = 10
@@ -45,8 +46,9 @@ def workspace_path(path: str | None, rootpath: Path, workspace: str | None) -> s
     return Path(path).as_posix()
 
 
-def _verdict_text(budget: dict[str, Any]) -> str:
-    measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
+def _verdict_text(budget: BudgetRecord) -> str:
+    """An over-budget test's verdict (annotations are made for those only)."""
+    measured, limit = verdict_pair(budget)
     return f"{measured} > {limit} (from {budget['source']})"
 
 

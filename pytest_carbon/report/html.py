@@ -10,7 +10,8 @@ from html import escape
 from typing import Any
 
 from pytest_carbon.verdicts.compare import describe_change, format_percent, format_value
-from pytest_carbon.values.quantities import format_energy, format_mass, format_pair
+from pytest_carbon.report.wording import verdict_comparison, verdict_pair
+from pytest_carbon.values.quantities import format_energy, format_mass
 from pytest_carbon.report.terminal import how_measured
 
 PHASES = ("setup", "call", "teardown")
@@ -131,10 +132,8 @@ def meters_chart(report: dict[str, Any]) -> str:
 def _verdict(budget: dict[str, Any] | None) -> str:
     if not budget:
         return '<td class="muted">-</td>'
-    measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
     css = "exceeded" if budget["exceeded"] else "ok"
-    sign = ">" if budget["exceeded"] else "<="
-    return f'<td class="{css}" title="from {e(budget["source"])}" data-v="{e(css)}">{e(f"{measured} {sign} {limit}")}</td>'
+    return f'<td class="{css}" title="from {e(budget["source"])}" data-v="{e(css)}">{e(verdict_comparison(budget))}</td>'
 
 
 def tests_table(report: dict[str, Any]) -> str:
@@ -180,7 +179,7 @@ def budgets_section(report: dict[str, Any]) -> str:
     parts = []
     budget = session.get("budget")
     if budget:
-        measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
+        measured, limit = verdict_pair(budget)
         if budget["exceeded"]:
             parts.append(f'<p class="banner {"warn" if warn else "bad"}">Session over its carbon budget{" (warning only)" if warn else ""}: '
                          f'{e(measured)} &gt; {e(limit)} (from {e(budget["source"])})</p>')
@@ -192,7 +191,7 @@ def budgets_section(report: dict[str, Any]) -> str:
         css = ("warn" if warn else "bad") if over else "good"
         text = f"{len(over)} of {len(judged)} tests with a budget are over it" if over else f"All {len(judged)} tests with a budget are within it"
         items = "".join(
-            f'<li><code>{e(t["nodeid"])}</code>: {e(" > ".join(format_pair(t["budget"]["measured"], t["budget"]["limit"], "mass" if t["budget"]["unit"] == "gCO2e" else "energy")))}'
+            f'<li><code>{e(t["nodeid"])}</code>: {e(verdict_comparison(t["budget"]))}'
             f' (from {e(t["budget"]["source"])})</li>'
             for t in over
         )

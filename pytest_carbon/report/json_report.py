@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pytest_carbon.schema import Report
+
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     target = Path(path)
@@ -27,7 +29,18 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     return target
 
 
-def write_json(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
+def json_document(report: Report) -> dict[str, Any]:
+    """The record as written: schema 1 also carries `session.summary_lines`, the terminal's
+    attribution and worker lines, for readers that show them as they are."""
+    from pytest_carbon.report.terminal import session_attribution_lines
+
+    lines = session_attribution_lines(report["session"])
+    if not lines:
+        return dict(report)
+    return {**report, "session": {**report["session"], "summary_lines": lines}}
+
+
+def write_json(path: str | os.PathLike[str], report: Report) -> Path:
     import json  # imported when a report is written, not at start-up
 
-    return write_atomic(path, json.dumps(report, indent=1, sort_keys=False) + "\n")
+    return write_atomic(path, json.dumps(json_document(report), indent=1, sort_keys=False) + "\n")

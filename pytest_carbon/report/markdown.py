@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_carbon.verdicts.compare import describe_change, format_percent, format_value
-from pytest_carbon.values.quantities import format_energy, format_mass, format_pair
+from pytest_carbon.report.wording import verdict_pair
+from pytest_carbon.values.quantities import format_energy, format_mass
 from pytest_carbon.report.json_report import write_atomic
 from pytest_carbon.report.terminal import how_measured
 
@@ -45,10 +46,6 @@ def table(header: list[str], rows: list[list[str]], align: str = "") -> list[str
 
 def _share(part: float, total: float) -> str:
     return f"{part / total:.0%}" if total > 0 else "-"
-
-
-def _verdict_pair(budget: dict[str, Any]) -> tuple[str, str]:
-    return format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
 
 
 def headline(report: dict[str, Any]) -> list[str]:
@@ -88,7 +85,7 @@ def budget_section(report: dict[str, Any]) -> list[str]:
         return []
     lines = ["### Budgets", ""]
     if budget:
-        measured, limit = _verdict_pair(budget)
+        measured, limit = verdict_pair(budget)
         if budget["exceeded"]:
             mark = ":warning:" if warn else ":x:"
             lines.append(f"- {mark} session over budget{' (warning only)' if warn else ''}: {measured} > {limit} (from {cell(budget['source'])})")
@@ -104,7 +101,7 @@ def budget_section(report: dict[str, Any]) -> list[str]:
         lines.append("")
         rows = []
         for test in over[:MAX_LISTED]:
-            measured, limit = _verdict_pair(test["budget"])
+            measured, limit = verdict_pair(test["budget"])
             rows.append([code(test["nodeid"]), measured, limit, cell(test["budget"]["source"])])
         lines += table(["test over budget", "measured", "limit", "from"], rows, "lrrl")
         if len(over) > MAX_LISTED:

@@ -1,7 +1,6 @@
-"""The report record: one JSON-ready dict that every reporter renders (schema below).
+"""The report record: built once at the end of the session from the session's figures.
 
-Built once at the end of the session from the ledger; nothing here runs per test.
-See docs/json-report.md for the schema.
+Nothing here runs per test. The shape is `pytest_carbon.schema` (docs/json-report.md).
 """
 
 from __future__ import annotations
@@ -10,19 +9,32 @@ import datetime as dt
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from pytest_carbon import __version__
 from pytest_carbon.carbon.model import CarbonModel
-from pytest_carbon.verdicts.budgets import Verdict
 from pytest_carbon.ledger import FIXTURE_PARTS, OVERHEAD_PARTS, PHASES, EnergyRecord, FixtureRecord, TestRecord
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.schema import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    AttributionRecord,
+    BudgetRecord,
+    FixtureRecordDict,
+    MeterRecord,
+    PartRecord,
+    Report,
+    SessionRecord,
+    SettingRecord,
+    TestRecordDict,
+    WorkerRecord,
+)
+from pytest_carbon.verdicts.budgets import Verdict
 
-SCHEMA = "pytest-carbon/report"
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "RunFacts", "SessionFigures", "build_report", "test_dict", "fixture_dict", "overhead_dict"]
 
 
 @dataclass
@@ -45,22 +57,61 @@ class RunFacts:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Attribution:
+    """Process scope: the machine's total beside what this run is charged."""
+
+    machine_energy_j: float
+    attributed_energy_j: float
+
+    @property
+    def unattributed_energy_j(self) -> float:
+        return self.machine_energy_j - self.attributed_energy_j
+
+
+@dataclass
+class XdistFigures:
+    """What only a pytest-xdist controller knows."""
+
+    controller_energy_j: float
+    workers: list[WorkerRecord]
+    missing_tests: list[str]
+    attribution: AttributionRecord
+
+
+@dataclass
+class SessionFigures:
+    """The session's numbers, from the ledger of a serial run or from the workers of an
+    xdist run: everything the record needs that is not a fact of the run's set-up."""
+
+    tests: list[TestRecordDict]
+    fixtures: list[FixtureRecordDict]
+    overhead: dict[str, PartRecord]
+    channels: Sequence[float]  # per channel: what the session's meters show
+    energy_j: float  # what the session is charged, and its budget judges
+    duration_s: float
+    tests_energy_j: float
+    test_count: int | None = None  # set when `tests` holds only some of the tests
+    attribution: Attribution | None = None
+    xdist: XdistFigures | None = None
+
+
 def channel_key(channel: Channel) -> str:
     return f"{channel.meter}/{channel.name}"
 
 
-def _by_meter(values: list[float], channels: tuple[Channel, ...]) -> dict[str, float]:
+def _by_meter(values: Sequence[float], channels: tuple[Channel, ...]) -> dict[str, float]:
     totals: dict[str, float] = {}
     for value, channel in zip(values, channels):
         totals[channel.meter] = totals.get(channel.meter, 0.0) + value
     return totals
 
 
-def _by_channel(values: list[float], channels: tuple[Channel, ...]) -> dict[str, float]:
+def _by_channel(values: Sequence[float], channels: tuple[Channel, ...]) -> dict[str, float]:
     return {channel_key(c): v for c, v in zip(channels, values)}
 
 
-def _part(record: EnergyRecord, part: int, facts: RunFacts) -> dict[str, Any]:
+def _part(record: EnergyRecord, part: int, facts: RunFacts) -> PartRecord:
     values = record.part_channels(part)
     energy = sum(values)
     duration = record.durations[part]
@@ -72,7 +123,12 @@ def _part(record: EnergyRecord, part: int, facts: RunFacts) -> dict[str, Any]:
     }
 
 
-def test_dict(record: TestRecord, facts: RunFacts) -> dict[str, Any]:
+def verdict_record(verdict: object) -> BudgetRecord | None:
+    """A ledger record's verdict (opaque to the ledger) as its record."""
+    return verdict.to_dict() if isinstance(verdict, Verdict) else None
+
+
+def test_dict(record: TestRecord, facts: RunFacts) -> TestRecordDict:
     # Runs once per test at the end of the session: kept lean, it is most of the report's cost.
     model = facts.model
     channels = facts.channels
@@ -80,7 +136,7 @@ def test_dict(record: TestRecord, facts: RunFacts) -> dict[str, Any]:
     energy_array = record.energy
     durations = record.durations
     totals = [0.0] * count
-    phases: dict[str, Any] = {}
+    phases: dict[str, PartRecord] = {}
     for index, name in enumerate(PHASES):
         start = index * count
         phase_energy = 0.0
@@ -96,8 +152,8 @@ def test_dict(record: TestRecord, facts: RunFacts) -> dict[str, Any]:
         }
     energy = sum(totals)
     duration = sum(durations)
-    verdict: Verdict | None = record.verdict  # type: ignore[assignment]
-    result: dict[str, Any] = {
+    budget = verdict_record(record.verdict)
+    result: TestRecordDict = {
         "nodeid": record.nodeid,
         "location": {"path": record.location[0], "line": record.location[1]},
         "outcome": record.outcome,
@@ -110,16 +166,16 @@ def test_dict(record: TestRecord, facts: RunFacts) -> dict[str, Any]:
         "phases": phases,
         "by_meter": _by_meter(totals, channels),
         "by_channel": _by_channel(totals, channels),
-        "budget": verdict.to_dict() if verdict is not None else None,
-        "verdict": None if verdict is None else ("exceeded" if verdict.exceeded else "ok"),
+        "budget": budget,
+        "verdict": None if budget is None else ("exceeded" if budget["exceeded"] else "ok"),
         "flags": list(record.flags),
     }
-    if record.extra:
-        result.update(record.extra)
+    if record.worker is not None:
+        result["worker"] = record.worker
     return result
 
 
-def fixture_dict(record: FixtureRecord, facts: RunFacts) -> dict[str, Any]:
+def fixture_dict(record: FixtureRecord, facts: RunFacts) -> FixtureRecordDict:
     energy = record.total_energy
     duration = record.total_duration
     return {
@@ -136,55 +192,84 @@ def fixture_dict(record: FixtureRecord, facts: RunFacts) -> dict[str, Any]:
     }
 
 
-def build_report(
-    tests: list[dict[str, Any]],
-    fixtures: list[dict[str, Any]],
-    overhead: dict[str, dict[str, Any]],
-    session_channels: list[float],
-    session_duration: float,
-    facts: RunFacts,
-    session_verdict: Verdict | None,
-    complete: bool,
-    interrupted: str | None,
-    extra_session: dict[str, Any] | None = None,
-    tests_energy: float | None = None,
-) -> dict[str, Any]:
-    model = facts.model
-    energy = sum(session_channels)
-    operational = model.operational_g(energy)
-    embodied = model.embodied_g(session_duration)
-    if tests_energy is None:  # given when `tests` holds only some of the tests
-        tests_energy = sum(t["energy_j"] for t in tests)
-    fixtures_energy = sum(f["energy_j"] for f in fixtures)
-    meters = []
+def overhead_dict(record: EnergyRecord, facts: RunFacts) -> dict[str, PartRecord]:
+    return {name: _part(record, i, facts) for i, name in enumerate(OVERHEAD_PARTS)}
+
+
+def _meters(facts: RunFacts, channels: Sequence[float]) -> list[MeterRecord]:
+    meters: list[MeterRecord] = []
     for name in dict.fromkeys(c.meter for c in facts.channels):
-        channels = [(c, v) for c, v in zip(facts.channels, session_channels) if c.meter == name]
+        own = [(c, v) for c, v in zip(facts.channels, channels) if c.meter == name]
         meters.append(
             {
                 "name": name,
                 "measured": facts.meter_measured.get(name, False),
                 "description": facts.meter_descriptions.get(name, name),
-                "energy_j": sum(v for _, v in channels),
+                "energy_j": sum(v for _, v in own),
                 "channels": [
-                    {"name": c.name, "component": c.component, "energy_j": v, "details": dict(c.details)}
-                    for c, v in channels
+                    {"name": c.name, "component": c.component, "energy_j": v, "details": dict(c.details)} for c, v in own
                 ],
                 "dropped": facts.dropped.get(name),
             }
         )
-    session: dict[str, Any] = {
+    return meters
+
+
+def _platform() -> dict[str, object]:
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "hostname": platform.node(),
+        "python": sys.version.split()[0],
+        "pytest": pytest.__version__,
+        "pytest_carbon": __version__,
+        "ci": bool(os.environ.get("CI")),
+    }
+
+
+def build_report(
+    figures: SessionFigures,
+    facts: RunFacts,
+    session_verdict: Verdict | None,
+    complete: bool,
+    interrupted: str | None,
+    settings: dict[str, SettingRecord] | None = None,
+) -> Report:
+    model = facts.model
+    energy = figures.energy_j
+    duration = figures.duration_s
+    operational = model.operational_g(energy)
+    embodied = model.embodied_g(duration)
+    meters = _meters(facts, figures.channels)
+    breakdown = {
+        "tests_j": figures.tests_energy_j,
+        "fixtures_j": sum(f["energy_j"] for f in figures.fixtures),
+        **{f"{name}_j": figures.overhead[name]["energy_j"] for name in OVERHEAD_PARTS},
+    }
+    warnings = list(facts.warnings)
+    if figures.xdist is not None:
+        breakdown["controller_j"] = figures.xdist.controller_energy_j
+        if facts.scope != "process":
+            warnings.append("machine scope under pytest-xdist: per-test figures each include every worker's energy")
+    test_count = figures.test_count if figures.test_count is not None else len(figures.tests)
+    session: SessionRecord = {
         "start": facts.start_wall.isoformat(),
         "end": (facts.end_wall or dt.datetime.now(dt.timezone.utc)).isoformat(),
-        "duration_s": session_duration,
+        "duration_s": duration,
         "energy_j": energy,
         "co2e_g": operational + embodied,
         "operational_g": operational,
         "embodied_g": embodied,
         "embodied_included": model.embodied_g_per_s > 0,
         "embodied_label": model.embodied_label,
+        "embodied": model.embodied_record(),
+        "sci": model.sci_record(energy, duration, test_count),
         "intensity_g_per_kwh": model.intensity.g_per_kwh,
         "intensity_source": model.intensity.label,
         "intensity_kind": model.intensity.kind,
+        "intensity_zone": model.intensity.zone,
+        "intensity_provider": model.intensity.provider,
         "intensity_origin": model.intensity.origin,
         "intensity_note": model.intensity.note,
         "pue": model.pue,
@@ -193,44 +278,38 @@ def build_report(
         "estimated_components": sorted(facts.estimated_components),
         "meters": meters,
         "by_meter": {m["name"]: m["energy_j"] for m in meters},
-        "breakdown": {
-            "tests_j": tests_energy,
-            "fixtures_j": fixtures_energy,
-            **{f"{name}_j": overhead[name]["energy_j"] for name in OVERHEAD_PARTS},
-        },
-        "overhead": overhead,
+        "breakdown": breakdown,
+        "overhead": figures.overhead,
         "scope": facts.scope,
         "action": facts.action,
         "budget": session_verdict.to_dict() if session_verdict else None,
-        "tests_over_budget": sum(1 for t in tests if t["verdict"] == "exceeded"),
-        "platform": {
-            "system": platform.system(),
-            "release": platform.release(),
-            "machine": platform.machine(),
-            "hostname": platform.node(),
-            "python": sys.version.split()[0],
-            "pytest": pytest.__version__,
-            "pytest_carbon": __version__,
-            "ci": bool(os.environ.get("CI")),
-        },
+        "tests_over_budget": sum(1 for t in figures.tests if t["verdict"] == "exceeded"),
+        "platform": _platform(),
         "cpu_model": facts.cpu_model,
         "vcpus": facts.vcpus,
-        "warnings": list(facts.warnings),
+        "warnings": warnings,
         "notes": list(facts.notes),
-        **model.report_fields(energy, session_duration, len(tests)),
     }
-    if extra_session:
-        session.update(extra_session)
-    return {
+    if figures.test_count is not None:
+        session["test_count"] = figures.test_count
+    if figures.attribution is not None:
+        session["machine_energy_j"] = figures.attribution.machine_energy_j
+        session["attributed_energy_j"] = figures.attribution.attributed_energy_j
+        session["unattributed_energy_j"] = figures.attribution.unattributed_energy_j
+    if figures.xdist is not None:
+        session["controller_energy_j"] = figures.xdist.controller_energy_j
+        session["workers"] = figures.xdist.workers
+        session["missing_tests"] = figures.xdist.missing_tests
+        session["attribution"] = figures.xdist.attribution
+    if settings is not None:
+        session["settings"] = settings
+    report: Report = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "complete": complete,
         "interrupted": interrupted,
         "session": session,
-        "tests": tests,
-        "fixtures": sorted(fixtures, key=lambda f: f["energy_j"], reverse=True),
+        "tests": figures.tests,
+        "fixtures": sorted(figures.fixtures, key=lambda f: f["energy_j"], reverse=True),
     }
-
-
-def overhead_dict(record: EnergyRecord, facts: RunFacts) -> dict[str, dict[str, Any]]:
-    return {name: _part(record, i, facts) for i, name in enumerate(OVERHEAD_PARTS)}
+    return report

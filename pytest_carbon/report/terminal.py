@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from pytest_carbon.values.quantities import format_energy, format_mass, format_pair
+from pytest_carbon.schema import SessionRecord, WorkerRecord
+
+from pytest_carbon.report.wording import verdict_comparison
+from pytest_carbon.values.quantities import format_energy, format_mass
 
 
 class Line(NamedTuple):
@@ -12,11 +16,11 @@ class Line(NamedTuple):
     style: str = ""  # "", "red", "yellow", "green", "bold"
 
 
-def header_line(report_session: dict[str, Any]) -> str:
+def header_line(report_session: Mapping[str, Any]) -> str:
     return "carbon: " + how_measured(report_session)
 
 
-def how_measured(session: dict[str, Any]) -> str:
+def how_measured(session: Mapping[str, Any]) -> str:
     meters = "; ".join(m["description"] for m in session["meters"]) or "no meter"
     intensity = f"intensity {session['intensity_g_per_kwh']:g} gCO2e/kWh ({session['intensity_source']}"
     if session.get("intensity_note"):
@@ -109,7 +113,7 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
     return lines
 
 
-def attribution_lines(session: dict[str, Any]) -> list[str]:
+def attribution_lines(session: SessionRecord) -> list[str]:
     """Machine total versus what this run is charged, for process-scope attribution."""
     machine = session["machine_energy_j"]
     attributed = session["attributed_energy_j"]
@@ -126,12 +130,32 @@ def attribution_lines(session: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _extra_session_lines(session: dict[str, Any]) -> list[Line]:
-    """Lines that later parts of the report record add (GPUs, attribution...)."""
-    lines: list[Line] = []
-    for text in session.get("summary_lines", []):
-        lines.append(Line("  " + text))
+def worker_lines(workers: list[WorkerRecord], missing_tests: list[str]) -> list[str]:
+    parts = []
+    for worker in workers:
+        state = "crashed" if worker["crashed"] else ("incomplete" if not worker["complete"] else "")
+        overhead = worker.get("overhead")
+        start_up = f", start-up and collection {sum(overhead[p] for p in ('startup', 'collection')):.3g} J" if overhead else ""
+        parts.append(f"{worker['worker']}: {worker['tests']} tests, {worker['energy_j']:.3g} J{start_up}{' [' + state + ']' if state else ''}")
+    lines = ["workers: " + "; ".join(parts)] if parts else []
+    if missing_tests:
+        shown = ", ".join(missing_tests[:5]) + (f" and {len(missing_tests) - 5} more" if len(missing_tests) > 5 else "")
+        lines.append(f"missing: no carbon record arrived for {len(missing_tests)} tests (their worker went down): {shown}")
     return lines
+
+
+def session_attribution_lines(session: SessionRecord) -> list[str]:
+    """Attribution and pytest-xdist worker lines, for runs that have them."""
+    if "machine_energy_j" not in session:
+        return []
+    lines = attribution_lines(session)
+    if "workers" in session:
+        lines += worker_lines(session["workers"], session.get("missing_tests", []))
+    return lines
+
+
+def _extra_session_lines(session: SessionRecord) -> list[Line]:
+    return [Line("  " + text) for text in session_attribution_lines(session)]
 
 
 def budget_lines(report: dict[str, Any]) -> list[Line]:
@@ -146,18 +170,18 @@ def budget_lines(report: dict[str, Any]) -> list[Line]:
             lines.append(Line(f"{len(over)} of {len(judged)} tests with a budget are {verb}:", "yellow" if warn else "red"))
             for test in over:
                 budget = test["budget"]
-                measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
-                lines.append(Line(f"  {test['nodeid']}: {measured} > {limit} (from {budget['source']})", "yellow" if warn else "red"))
+                assert budget is not None
+                lines.append(Line(f"  {test['nodeid']}: {verdict_comparison(budget)} (from {budget['source']})", "yellow" if warn else "red"))
         else:
             lines.append(Line(f"all {len(judged)} tests with a budget are within it", "green"))
     budget = session.get("budget")
     if budget:
-        measured, limit = format_pair(budget["measured"], budget["limit"], "mass" if budget["unit"] == "gCO2e" else "energy")
+        said = f"{verdict_comparison(budget)} (from {budget['source']})"
         if budget["exceeded"]:
             if warn:
-                lines.append(Line(f"session carbon budget exceeded (warning only): {measured} > {limit} (from {budget['source']})", "yellow"))
+                lines.append(Line(f"session carbon budget exceeded (warning only): {said}", "yellow"))
             else:
-                lines.append(Line(f"session carbon budget exceeded: {measured} > {limit} (from {budget['source']})", "red"))
+                lines.append(Line(f"session carbon budget exceeded: {said}", "red"))
         else:
-            lines.append(Line(f"session within carbon budget: {measured} <= {limit} (from {budget['source']})", "green"))
+            lines.append(Line(f"session within carbon budget: {said}", "green"))
     return lines

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
+from pytest_carbon.values.numbers import non_negative
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.values.quantities import Dimension, Quantity, format_pair, parse_quantity
-from pytest_carbon.config.settings import PatternBudget
+from pytest_carbon.schema import BudgetRecord
+from pytest_carbon.values.quantities import Dimension, Quantity, parse_quantity
 
 MARKER_UNITS = {"max_g": ("g", 1.0), "max_mg": ("mg", 1e-3), "max_kg": ("kg", 1e3), "max_j": ("J", 1.0), "max_wh": ("Wh", 3600.0)}
 MARKER_ACCEPTED = (
     "exactly one of: a quantity string (carbon(\"0.5g\")) or one keyword "
     "max_g, max_mg, max_kg, max_j, max_wh with a number >= 0 (carbon(max_g=0.5))"
 )
+
+
+class PatternBudget(NamedTuple):
+    """One entry of [tool.pytest_carbon.budgets]: node ids matching `pattern` get `limit`."""
+
+    pattern: str
+    limit: Quantity
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -32,13 +42,7 @@ class Verdict:
     def dimension(self) -> Dimension:
         return self.budget.limit.dimension
 
-    def message(self) -> str:
-        measured, limit = format_pair(self.measured, self.budget.limit.amount, self.dimension)
-        if self.exceeded:
-            return f"carbon budget exceeded: {measured} > {limit} (from {self.budget.source})"
-        return f"within carbon budget: {measured} <= {limit} (from {self.budget.source})"
-
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> BudgetRecord:
         return {
             "limit": self.budget.limit.amount,
             "unit": "gCO2e" if self.dimension == "mass" else "J",
@@ -66,11 +70,12 @@ def marker_budget(args: tuple[object, ...], kwargs: dict[str, object], nodeid: s
     (key, raw), = kwargs.items()
     if key not in MARKER_UNITS:
         raise CarbonConfigError(f"carbon({shown})", origin, f"has an unknown keyword {key!r}", MARKER_ACCEPTED)
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw or raw < 0 or raw == float("inf"):
+    value = non_negative(raw)
+    if value is None:
         raise CarbonConfigError(f"carbon({shown})", origin, f"gives {key} a value that is not a number >= 0", MARKER_ACCEPTED)
     unit, factor = MARKER_UNITS[key]
     dimension: Dimension = "energy" if unit in ("J", "Wh") else "mass"
-    return Budget(Quantity(float(raw) * factor, dimension, f"{raw} {unit}"), "@pytest.mark.carbon")
+    return Budget(Quantity(value * factor, dimension, f"{raw} {unit}"), "@pytest.mark.carbon")
 
 
 def pattern_budget(nodeid: str, patterns: list[PatternBudget]) -> Budget | None:

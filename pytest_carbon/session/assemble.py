@@ -1,0 +1,166 @@
+"""Build a session from its parts: the one place that knows which role gets which collaborators.
+
+Every role measures (the controller measures the machine for the whole session); the
+serial run and the workers measure tests; the serial run and the controller report;
+the workers hand their figures over. No role subclasses another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import pytest
+
+from pytest_carbon.carbon.build import model_from_settings
+from pytest_carbon.carbon.model import CarbonModel
+from pytest_carbon.config.settings import Settings
+from pytest_carbon.ledger import Ledger
+from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
+from pytest_carbon.meters.cpuinfo import read_cpuinfo
+from pytest_carbon.meters.discovery import MeterOptions, Selection, select_meters
+from pytest_carbon.meters.meter_set import MeterSet
+from pytest_carbon.report.record import RunFacts
+from pytest_carbon.verdicts.budgets import Budget
+
+if TYPE_CHECKING:
+    from pytest_carbon.session.manager import CarbonSession
+
+Role = Literal["serial", "worker", "controller"]
+CONTROLLER_CUDA = "carbon_controller_cuda_visible_devices"  # in each worker's workerinput
+
+
+def run_role(config: pytest.Config) -> Role:
+    """serial, or under pytest-xdist: worker (runs tests) or controller (gathers results)."""
+    if hasattr(config, "workerinput"):
+        return "worker"
+    if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "dist", "no") != "no" and not config.option.collectonly:
+        return "controller"
+    return "serial"
+
+
+@dataclass
+class SessionParts:
+    """What every role shares: the settings, the carbon model, the meters and the ledger."""
+
+    config: pytest.Config
+    settings: Settings
+    role: Role
+    scope: str
+    model: CarbonModel
+    selection: Selection
+    meter_set: MeterSet
+    attributor: Attributor | None
+    ledger: Ledger
+    facts: RunFacts
+    budgets: dict[str, Budget] = field(default_factory=dict)  # node id -> budget, from collection
+
+    @property
+    def read(self) -> Callable[[], list[float]]:
+        """What a measurement inside a test reads: the meters, or this run's share of them."""
+        return self.attributor.read if self.attributor is not None else self.meter_set.read
+
+
+def _attributor(config: pytest.Config, role: Role, scope: str, meter_set: MeterSet, vcpus: int) -> Attributor | None:
+    """Process scope: this process tree's share of what the meters see."""
+    if scope != "process":
+        return None
+    if role == "controller":  # its share of the dynamic energy; idle belongs to the workers
+        return Attributor(meter_set.read, meter_set.meters, vcpus, None, gpu_exclusive=False)
+    if role == "worker":
+        from pytest_carbon.session.worker import worker_gpu_exclusive
+
+        total = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+        workers = ActiveWorkers(total, os.getppid())
+        return Attributor(meter_set.read, meter_set.meters, vcpus, workers, worker_gpu_exclusive(config))
+    return Attributor(meter_set.read, meter_set.meters, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
+
+
+def build_parts(config: pytest.Config, settings: Settings, role: Role) -> SessionParts:
+    scope: str = settings.value("scope") or ("machine" if role == "serial" else "process")
+    cpu = read_cpuinfo()
+    model = model_from_settings(settings, cpu.vcpus)
+    options = MeterOptions(gpus=settings.value("gpus"), gpus_origin=settings["gpus"].origin)
+    selection = select_meters(settings.value("meters"), options, settings["meters"].origin)
+    meter_set = MeterSet(selection.meters)
+    meter_set.start()
+    attributor = _attributor(config, role, scope, meter_set, cpu.vcpus)
+    channels = len(meter_set.channels)
+    if attributor is not None:
+        ledger = Ledger(attributor.read, channels)
+    else:
+        ledger = Ledger(meter_set.fast_read, channels, meter_set.recover)
+    facts = RunFacts(
+        channels=meter_set.channels,
+        meter_descriptions={m.name: m.describe() for m in meter_set.meters},
+        meter_measured={m.name: m.measured for m in meter_set.meters},
+        dropped=meter_set.dropped,
+        estimated_components=selection.estimated,
+        model=model,
+        cpu_model=cpu.model_name,
+        vcpus=cpu.vcpus,
+        start_wall=dt.datetime.now(dt.timezone.utc),
+        action=settings.value("action"),
+        warnings=meter_set.warnings,
+        notes=meter_set.notes,
+        scope=scope,
+    )
+    facts.warnings.extend(model.warnings)
+    return SessionParts(config, settings, role, scope, model, selection, meter_set, attributor, ledger, facts)
+
+
+def report_path(config: pytest.Config, raw: str | None) -> Path | None:
+    if not raw:
+        return None
+    return Path(raw) if Path(raw).is_absolute() else Path(config.rootpath, raw)
+
+
+def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
+    """Build this process's session for its role and register its plugins."""
+    from pytest_carbon.session.manager import CarbonSession
+    from pytest_carbon.session.outputs import JUnitProperties, report_writers
+    from pytest_carbon.session.reporting import LocalFigures, Reporting
+    from pytest_carbon.session.runner import TestRunner
+
+    role = run_role(config)
+    parts = build_parts(config, settings, role)
+    plugins = config.pluginmanager
+    runner: TestRunner | None = None
+    if role != "controller":
+        runner = TestRunner(parts)
+        plugins.register(runner, "carbon-tests")
+        if getattr(config.option, "xmlpath", None):
+            runner.test_listeners.append(JUnitProperties(parts.model, parts.budgets))
+        from pytest_carbon.session.gpu_flags import interpolation_flags
+
+        gpu_flags = interpolation_flags(parts.meter_set)
+        if gpu_flags is not None:
+            runner.test_listeners.append(gpu_flags.test_finished)
+            plugins.register(gpu_flags, "carbon-gpu-interpolation")
+    if role == "worker":
+        from pytest_carbon.session.worker import Handover, TestStarts, WorkerShipping
+
+        assert runner is not None
+        shipping = WorkerShipping(config, parts)
+        runner.test_listeners.append(shipping.ship)
+        plugins.register(TestStarts(parts.ledger), "carbon-test-starts")
+        session = CarbonSession(parts, Handover(config, parts, shipping.worker), runner)
+    else:
+        if role == "controller":
+            from pytest_carbon.session.controller import Controller
+
+            controller = Controller(parts)
+            plugins.register(controller, "carbon-controller")
+            figures: LocalFigures | Controller = controller
+        else:
+            assert runner is not None
+            figures = LocalFigures(parts)
+        writers = report_writers(settings, config.rootpath)
+        reporting = Reporting(parts, figures, writers, report_path(config, settings.value("json")))
+        session = CarbonSession(parts, reporting, runner)
+    plugins.register(session, "carbon-session")
+    return session

@@ -1,0 +1,87 @@
+"""The session's manager: the header, the end of measuring, the summary, and letting go.
+
+One per process, whatever the role; what the end of the session does (report, or hand
+over to the xdist controller) is the `Ending` it was given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+import pytest
+
+from pytest_carbon.report.terminal import Line, header_line, render
+from pytest_carbon.schema import Report
+from pytest_carbon.session.assemble import SessionParts
+from pytest_carbon.session.runner import TestRunner
+
+
+class Ending(Protocol):
+    """What a role does once measuring has ended: returns the report, if it makes one."""
+
+    def finish(self, session: pytest.Session, exitstatus: int) -> Report | None: ...
+
+
+class CarbonSession:
+    def __init__(self, parts: SessionParts, ending: Ending, runner: TestRunner | None) -> None:
+        self.parts = parts
+        self.ending = ending
+        self.runner = runner
+        self.report: Report | None = None
+        self._closed = False
+
+    @property
+    def test_listeners(self) -> list[Any]:
+        return self.runner.test_listeners if self.runner is not None else []
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        model = self.parts.model
+        intensity = model.intensity
+        return [
+            header_line(
+                {
+                    "meters": [{"description": m.describe(), "measured": m.measured} for m in self.parts.meter_set.meters],
+                    "intensity_g_per_kwh": intensity.g_per_kwh,
+                    "intensity_source": intensity.label,
+                    "intensity_note": intensity.note,
+                    "intensity_origin": intensity.origin,
+                    "pue": model.pue,
+                    "pue_source": model.pue_origin,
+                    "embodied_label": model.embodied_label,
+                }
+            )
+        ]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        parts = self.parts
+        parts.meter_set.settle()
+        parts.ledger.finish()
+        parts.meter_set.close()
+        parts.facts.end_wall = dt.datetime.now(dt.timezone.utc)
+        self.report = self.ending.finish(session, exitstatus)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.report is None:
+            return
+        terminalreporter.write_sep("=", "carbon footprint")
+        for line in render(self.report, config.get_verbosity(), self.parts.settings.value("top")):
+            write_line(terminalreporter, line)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.parts.meter_set.close()
+            if self.parts.attributor is not None:
+                self.parts.attributor.close()
+            # Let go of per-test data before pytest's final garbage collection passes.
+            self.report = None
+            self.parts.ledger.clear()
+
+
+MARKUP = {"red": {"red": True, "bold": True}, "yellow": {"yellow": True}, "green": {"green": True}, "bold": {"bold": True}}
+
+
+def write_line(terminalreporter: Any, line: Line) -> None:
+    terminalreporter.write_line(line.text, **MARKUP.get(line.style, {}))

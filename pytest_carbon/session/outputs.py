@@ -1,0 +1,55 @@
+"""Which reports a run writes, from its settings and environment; JUnit properties per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from pytest_carbon.carbon.model import CarbonModel
+from pytest_carbon.config.settings import Settings
+from pytest_carbon.ledger import TestRecord
+from pytest_carbon.report.outputs import MARKDOWN_TOP, HtmlWriter, Writer
+from pytest_carbon.verdicts.budgets import Budget
+
+
+def resolve(rootpath: Path, path: str) -> Path:
+    return Path(path) if Path(path).is_absolute() else rootpath / path
+
+
+def report_writers(settings: Settings, rootpath: Path, environ: Mapping[str, str] = os.environ) -> list[Writer]:
+    # Each writer's module is imported only by runs that write it: start-up stays short.
+    writers: list[Writer] = []
+    md = settings.value("md")
+    if md or environ.get("GITHUB_STEP_SUMMARY"):
+        from pytest_carbon.report.markdown import markdown_writers
+
+        top = settings.value("top") if settings["top"].origin != "default" else MARKDOWN_TOP
+        writers.extend(markdown_writers(resolve(rootpath, md) if md else None, top, environ))
+    html = settings.value("html")
+    if html:
+        writers.append(HtmlWriter(resolve(rootpath, html)))
+    if environ.get("GITHUB_ACTIONS") == "true":
+        from pytest_carbon.report.github import AnnotationWriter
+
+        writers.append(AnnotationWriter(rootpath))
+    return writers
+
+
+class JUnitProperties:
+    """A test listener: adds carbon properties to the teardown report, which junitxml writes
+    as <property> elements of the test's <testcase>."""
+
+    def __init__(self, model: CarbonModel, budgets: dict[str, Budget]) -> None:
+        self.model = model
+        self.budgets = budgets
+
+    def __call__(self, record: TestRecord, report: pytest.TestReport) -> None:
+        energy = record.total_energy
+        report.user_properties.append(("carbon_energy_j", f"{energy:.6g}"))
+        report.user_properties.append(("carbon_co2e_g", f"{self.model.co2e_g(energy, record.total_duration):.6g}"))
+        budget = self.budgets.get(record.nodeid)
+        if budget is not None:
+            report.user_properties.append(("carbon_budget", f"{budget.limit.text} (from {budget.source})"))
