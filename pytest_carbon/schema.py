@@ -206,3 +206,12 @@ class Report(TypedDict):
 
 def budget_dimension(budget: BudgetRecord) -> Literal["mass", "energy"]:
     return "mass" if budget["unit"] == "gCO2e" else "energy"
+
+
+def judged_tests(tests: list[TestRecordDict]) -> list[tuple[TestRecordDict, BudgetRecord]]:
+    """The tests that have a budget verdict, each with it."""
+    return [(test, test["budget"]) for test in tests if test["budget"] is not None and test["verdict"] is not None]
+
+
+def over_budget(tests: list[TestRecordDict]) -> list[tuple[TestRecordDict, BudgetRecord]]:
+    return [(test, budget) for test, budget in judged_tests(tests) if budget["exceeded"]]

@@ -11,15 +11,16 @@ from pytest_carbon.report.github import PER_KIND, command, escape_data, escape_p
 
 SUITE = """
 import pytest
+from energy import burn
 
 @pytest.mark.carbon("0.000001 J")
 def test_over():
-    sum(range(100000))
+    burn(0.001)
 
 @pytest.mark.parametrize("word", ["a,b:c%d"])
 @pytest.mark.carbon("0.000001 J")
 def test_param(word):
-    sum(range(100000))
+    burn(0.001)
 
 def test_free():
     pass
@@ -44,17 +45,18 @@ def test_escaping_follows_the_toolkit() -> None:
 
 
 @pytest.mark.parametrize(("action", "kind", "ret"), [("fail", "error", 1), ("warn", "warning", 0)])
+@pytest.mark.usefixtures("energy_suite")
 def test_overruns_become_annotations_on_the_test_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, action: str, kind: str, ret: int) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     pytester.makepyfile(test_ann=SUITE)
-    result = pytester.runpytest_subprocess(f"--carbon-action={action}")
+    result = pytester.runpytest_subprocess("--carbon-meters=rapl", f"--carbon-action={action}")
     assert result.ret == ret
     found = parse(result.stdout.str())
     assert [k for k, _, _ in found] == [kind, kind]
     over, param = found
-    assert over[1] == {"file": "test_ann.py", "line": "3", "title": "carbon budget exceeded%3A test_ann.py%3A%3Atest_over"}
+    assert over[1] == {"file": "test_ann.py", "line": "4", "title": "carbon budget exceeded%3A test_ann.py%3A%3Atest_over"}
     assert re.fullmatch(r"carbon budget exceeded: \d+\.\d\d \w+ > 0\.00 \w+ \(from @pytest.mark.carbon\)", over[2])
-    assert param[1]["line"] == "7"  # the first decorator: where pytest locates the test
+    assert param[1]["line"] == "8"  # the first decorator: where pytest locates the test
     assert param[1]["title"] == "carbon budget exceeded%3A test_ann.py%3A%3Atest_param[a%2Cb%3Ac%25d]"
 
 
@@ -65,7 +67,7 @@ def test_paths_are_relative_to_the_workspace(tmp_path: Path) -> None:
         "session": {"action": "fail", "budget": {"exceeded": True, "measured": 2.0, "limit": 1.0, "unit": "J", "source": "--carbon-budget"}},
         "tests": [
             {"nodeid": "t.py::test_a", "location": {"path": "t.py", "line": 7}, "verdict": "exceeded",
-             "budget": {"measured": 2.0, "limit": 1.0, "unit": "gCO2e", "source": "@pytest.mark.carbon"}},
+             "budget": {"measured": 2.0, "limit": 1.0, "unit": "gCO2e", "source": "@pytest.mark.carbon", "exceeded": True}},
         ],
     }
     lines = workflow_commands(report, root, str(tmp_path / "repo"))

@@ -46,7 +46,7 @@ def _count(raw: object, origin: str) -> int:
     if isinstance(raw, bool):
         raise CarbonConfigError(raw, origin, "is not a whole number", accepted)
     try:
-        value = int(raw)  # type: ignore[call-overload]
+        value: int = int(raw)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise CarbonConfigError(raw, origin, "is not a whole number", accepted) from None
     if isinstance(raw, float) and raw != value or value < 0:

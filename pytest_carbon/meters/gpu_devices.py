@@ -21,7 +21,7 @@ GPUS_ACCEPTED = "all, visible (default: the GPUs CUDA_VISIBLE_DEVICES allows), o
 class GpuDevice(NamedTuple):
     """One physical GPU as the vendor library enumerates it."""
 
-    index: int  # the library's index (NVML: PCI bus order)
+    index: int  # type: ignore[assignment]  # the library's index (NVML: PCI bus order); shadows tuple.index
     uuid: str  # "GPU-8a1c..." for NVIDIA
     name: str
     pci_bus_id: str = ""

@@ -41,10 +41,10 @@ class NvmlSource:
         self._open = True
 
     def energy_j(self, position: int) -> float:
-        return self._energy(self._handles[position]) / 1000.0
+        return float(self._energy(self._handles[position])) / 1000.0
 
     def power_w(self, position: int) -> float:
-        return self._power(self._handles[position]) / 1000.0
+        return float(self._power(self._handles[position])) / 1000.0
 
     def process_share(self, position: int, pids: set[int]) -> float | None:
         """Share of the GPU's recent SM utilisation that belongs to `pids` (None: unknown)."""
@@ -52,10 +52,10 @@ class NvmlSource:
             samples = self._nvml.nvmlDeviceGetProcessUtilization(self._handles[position], 0)
         except Exception:  # not supported, no samples yet, or no permission
             return None
-        total = sum(sample.smUtil for sample in samples)
+        total: float = sum(sample.smUtil for sample in samples)
         if total <= 0:
             return None
-        return sum(sample.smUtil for sample in samples if sample.pid in pids) / total
+        return float(sum(sample.smUtil for sample in samples if sample.pid in pids)) / total
 
     def close(self) -> None:
         if self._open:

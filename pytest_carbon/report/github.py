@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from pytest_carbon.verdicts.compare import describe_change
+from pytest_carbon.report.comparison import describe_change
 from pytest_carbon.report.wording import verdict_pair
-from pytest_carbon.schema import BudgetRecord
+from pytest_carbon.schema import BudgetRecord, Report, TestRecordDict, over_budget
 
 # GitHub shows at most 10 annotations of each kind per step; the rest are dropped silently.
 PER_KIND = 10
@@ -52,13 +52,12 @@ def _verdict_text(budget: BudgetRecord) -> str:
     return f"{measured} > {limit} (from {budget['source']})"
 
 
-def workflow_commands(report: dict[str, Any], rootpath: Path, workspace: str | None = None) -> list[str]:
+def workflow_commands(report: Report, rootpath: Path, workspace: str | None = None) -> list[str]:
     session = report["session"]
     kind = "warning" if session.get("action") == "warn" else "error"
     found: list[tuple[str, str, dict[str, object]]] = []
-    for test in report["tests"]:
-        if test.get("verdict") == "exceeded" and test.get("budget"):
-            found.append((f"carbon budget exceeded: {test['nodeid']}", f"carbon budget exceeded: {_verdict_text(test['budget'])}", _where(test, rootpath, workspace)))
+    for test, test_budget in over_budget(report["tests"]):
+        found.append((f"carbon budget exceeded: {test['nodeid']}", f"carbon budget exceeded: {_verdict_text(test_budget)}", _where(test, rootpath, workspace)))
     budget = session.get("budget")
     if budget and budget.get("exceeded"):
         found.append(("session carbon budget exceeded", f"the test session emitted {_verdict_text(budget)}", {}))
@@ -69,7 +68,8 @@ def workflow_commands(report: dict[str, Any], rootpath: Path, workspace: str | N
         limit = f"more than {comparison['fail_pct']:g}% against {comparison['baseline']}"
         for change in comparison["tests"]:
             if change["status"] == "regressed":
-                where = _where(by_id.get(change["name"], {}), rootpath, workspace)
+                regressed = by_id.get(change["name"])
+                where = _where(regressed, rootpath, workspace) if regressed is not None else {}
                 found.append((f"carbon regression: {change['name']}", f"grew {limit}: {describe_change(change, unit)}", where))
         if comparison["session"]["status"] == "regressed":
             found.append(("carbon regression: session", f"the session grew {limit}: {describe_change(comparison['session'], unit)}", {}))
@@ -80,7 +80,7 @@ def workflow_commands(report: dict[str, Any], rootpath: Path, workspace: str | N
     return lines
 
 
-def _where(test: dict[str, Any], rootpath: Path, workspace: str | None) -> dict[str, object]:
+def _where(test: TestRecordDict, rootpath: Path, workspace: str | None) -> dict[str, object]:
     location = test.get("location") or {}
     path = workspace_path(location.get("path"), rootpath, workspace)
     if path is None:
@@ -96,7 +96,7 @@ class AnnotationWriter:
         self.stream = stream
         self.__name__ = "GitHub annotations"
 
-    def __call__(self, report: dict[str, Any]) -> None:
+    def __call__(self, report: Report) -> None:
         lines = workflow_commands(report, self.rootpath, os.environ.get("GITHUB_WORKSPACE"))
         if not lines:
             return

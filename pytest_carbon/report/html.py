@@ -7,9 +7,9 @@ e-mail or a laptop without a connection.
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
-from pytest_carbon.verdicts.compare import describe_change, format_percent, format_value
+from pytest_carbon.schema import BudgetRecord, Report, judged_tests, over_budget
+from pytest_carbon.report.comparison import describe_change, format_percent, format_value
 from pytest_carbon.report.wording import verdict_comparison, verdict_pair
 from pytest_carbon.values.quantities import format_energy, format_mass
 from pytest_carbon.report.terminal import how_measured
@@ -101,7 +101,7 @@ def bar_chart(rows: list[tuple[str, list[tuple[float, str, str]], str]], title: 
     return "".join(parts)
 
 
-def tests_chart(report: dict[str, Any]) -> str:
+def tests_chart(report: Report) -> str:
     ranked = sorted(report["tests"], key=lambda t: t["energy_j"], reverse=True)[:CHART_TESTS]
     rows = []
     for test in ranked:
@@ -115,7 +115,7 @@ def tests_chart(report: dict[str, Any]) -> str:
             f'{bar_chart(rows, "energy of the top tests")}<div class="legend">{legend}</div></figure>')
 
 
-def meters_chart(report: dict[str, Any]) -> str:
+def meters_chart(report: Report) -> str:
     rows = []
     for meter in report["session"]["meters"]:
         colour = MEASURED_COLOUR if meter["measured"] else ESTIMATED_COLOUR
@@ -129,14 +129,14 @@ def meters_chart(report: dict[str, Any]) -> str:
             f'{bar_chart(rows, "session energy by meter")}<div class="legend">{legend}</div></figure>')
 
 
-def _verdict(budget: dict[str, Any] | None) -> str:
+def _verdict(budget: BudgetRecord | None) -> str:
     if not budget:
         return '<td class="muted">-</td>'
     css = "exceeded" if budget["exceeded"] else "ok"
     return f'<td class="{css}" title="from {e(budget["source"])}" data-v="{e(css)}">{e(verdict_comparison(budget))}</td>'
 
 
-def tests_table(report: dict[str, Any]) -> str:
+def tests_table(report: Report) -> str:
     head = ("<tr><th>test</th><th>outcome</th>" + "".join(f'<th class="n">{p}</th>' for p in PHASES)
             + '<th class="n">energy</th><th class="n">CO2e</th><th class="n">time</th><th>budget</th></tr>')
     rows = []
@@ -156,7 +156,7 @@ def tests_table(report: dict[str, Any]) -> str:
     return f'<table id="tests" class="sortable" data-sort="5"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def fixtures_table(report: dict[str, Any]) -> str:
+def fixtures_table(report: Report) -> str:
     fixtures = report["fixtures"]
     if not fixtures:
         return '<p class="muted">No shared (class, module, package or session scope) fixtures.</p>'
@@ -173,7 +173,7 @@ def fixtures_table(report: dict[str, Any]) -> str:
     return f'<table id="fixtures" class="sortable"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def budgets_section(report: dict[str, Any]) -> str:
+def budgets_section(report: Report) -> str:
     session = report["session"]
     warn = session.get("action") == "warn"
     parts = []
@@ -185,15 +185,15 @@ def budgets_section(report: dict[str, Any]) -> str:
                          f'{e(measured)} &gt; {e(limit)} (from {e(budget["source"])})</p>')
         else:
             parts.append(f'<p class="banner good">Session within its carbon budget: {e(measured)} &lt;= {e(limit)} (from {e(budget["source"])})</p>')
-    judged = [t for t in report["tests"] if t.get("verdict") is not None]
-    over = [t for t in judged if t["verdict"] == "exceeded"]
+    judged = judged_tests(report["tests"])
+    over = over_budget(report["tests"])
     if judged:
         css = ("warn" if warn else "bad") if over else "good"
         text = f"{len(over)} of {len(judged)} tests with a budget are over it" if over else f"All {len(judged)} tests with a budget are within it"
         items = "".join(
-            f'<li><code>{e(t["nodeid"])}</code>: {e(verdict_comparison(t["budget"]))}'
-            f' (from {e(t["budget"]["source"])})</li>'
-            for t in over
+            f'<li><code>{e(t["nodeid"])}</code>: {e(verdict_comparison(budget))}'
+            f' (from {e(budget["source"])})</li>'
+            for t, budget in over
         )
         parts.append(f'<div class="banner {css}">{e(text)}{" (warning only)" if warn and over else ""}{f"<ul>{items}</ul>" if items else ""}</div>')
     if not parts:
@@ -201,7 +201,7 @@ def budgets_section(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def comparison_section(report: dict[str, Any]) -> str:
+def comparison_section(report: Report) -> str:
     comparison = report.get("comparison")
     if not comparison:
         return ""
@@ -233,7 +233,7 @@ def comparison_section(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def settings_section(report: dict[str, Any]) -> str:
+def settings_section(report: Report) -> str:
     session = report["session"]
     settings = session.get("settings") or {}
     rows = "".join(f"<tr><td><code>{e(k)}</code></td><td>{e(v['value'])}</td><td class=\"muted\">{e(v['origin'])}</td></tr>" for k, v in settings.items())
@@ -255,7 +255,7 @@ def settings_section(report: dict[str, Any]) -> str:
     return f'<h2 id="provenance">Settings and provenance</h2><div id="settings-block">{table}<dl>{items}</dl>{notes}</div>'
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: Report) -> str:
     session = report["session"]
     kind = "measured" if session["measured"] else "estimated"
     breakdown = session["breakdown"]

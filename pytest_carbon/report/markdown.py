@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from pytest_carbon.verdicts.compare import describe_change, format_percent, format_value
+from pytest_carbon.schema import Report, judged_tests, over_budget
+from pytest_carbon.report.comparison import describe_change, format_percent, format_value
 from pytest_carbon.report.wording import verdict_pair
 from pytest_carbon.values.quantities import format_energy, format_mass
 from pytest_carbon.report.json_report import write_atomic
@@ -48,7 +48,7 @@ def _share(part: float, total: float) -> str:
     return f"{part / total:.0%}" if total > 0 else "-"
 
 
-def headline(report: dict[str, Any]) -> list[str]:
+def headline(report: Report) -> list[str]:
     session = report["session"]
     tests = report["tests"]
     kind = "measured" if session["measured"] else "estimated"
@@ -75,11 +75,11 @@ def headline(report: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def budget_section(report: dict[str, Any]) -> list[str]:
+def budget_section(report: Report) -> list[str]:
     session = report["session"]
     warn = session.get("action") == "warn"
-    judged = [t for t in report["tests"] if t.get("verdict") is not None]
-    over = [t for t in judged if t["verdict"] == "exceeded"]
+    judged = judged_tests(report["tests"])
+    over = over_budget(report["tests"])
     budget = session.get("budget")
     if not judged and not budget:
         return []
@@ -100,16 +100,16 @@ def budget_section(report: dict[str, Any]) -> list[str]:
     if over:
         lines.append("")
         rows = []
-        for test in over[:MAX_LISTED]:
-            measured, limit = verdict_pair(test["budget"])
-            rows.append([code(test["nodeid"]), measured, limit, cell(test["budget"]["source"])])
+        for test, budget in over[:MAX_LISTED]:
+            measured, limit = verdict_pair(budget)
+            rows.append([code(test["nodeid"]), measured, limit, cell(budget["source"])])
         lines += table(["test over budget", "measured", "limit", "from"], rows, "lrrl")
         if len(over) > MAX_LISTED:
             lines.append(f"\n... and {len(over) - MAX_LISTED} more (see the JSON report)")
     return lines + [""]
 
 
-def comparison_section(report: dict[str, Any]) -> list[str]:
+def comparison_section(report: Report) -> list[str]:
     comparison = report.get("comparison")
     if not comparison:
         return []
@@ -148,7 +148,7 @@ def comparison_section(report: dict[str, Any]) -> list[str]:
     return lines + ([""] if comparison["notes"] else [])
 
 
-def top_tests(report: dict[str, Any], top: int) -> list[str]:
+def top_tests(report: Report, top: int) -> list[str]:
     ranked = sorted(report["tests"], key=lambda t: t["co2e_g"], reverse=True)[:top]
     if not ranked:
         return []
@@ -156,7 +156,7 @@ def top_tests(report: dict[str, Any], top: int) -> list[str]:
     return [f"### Top {len(ranked)} of {len(report['tests'])} tests", ""] + table(["test", "energy", "CO2e", "time", "outcome"], rows, "lrrrl") + [""]
 
 
-def fixtures_section(report: dict[str, Any], top: int) -> list[str]:
+def fixtures_section(report: Report, top: int) -> list[str]:
     fixtures = [f for f in report["fixtures"] if f["energy_j"] > 0][:top]
     if not fixtures:
         return []
@@ -166,7 +166,7 @@ def fixtures_section(report: dict[str, Any], top: int) -> list[str]:
     ) + [""]
 
 
-def all_tests_rows(report: dict[str, Any]) -> list[str]:
+def all_tests_rows(report: Report) -> list[str]:
     rows = []
     for test in report["tests"]:
         phases = test["phases"]
@@ -179,7 +179,7 @@ def all_tests_rows(report: dict[str, Any]) -> list[str]:
     return rows
 
 
-def footer(report: dict[str, Any]) -> list[str]:
+def footer(report: Report) -> list[str]:
     session = report["session"]
     lines = [f"<sub>How measured: {cell(how_measured(session))}. pytest-carbon {cell(session['platform']['pytest_carbon'])}.</sub>", ""]
     for warning in session.get("warnings", []):
@@ -187,7 +187,7 @@ def footer(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict[str, Any], top: int = 10, max_bytes: int = STEP_SUMMARY_LIMIT - RESERVE) -> str:
+def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY_LIMIT - RESERVE) -> str:
     """The summary, at most `max_bytes` UTF-8 bytes as long as the fixed sections fit."""
     top = max(top, 1)
     head = headline(report) + budget_section(report) + comparison_section(report) + top_tests(report, top) + fixtures_section(report, top)
@@ -228,7 +228,7 @@ class MarkdownWriter:
         self.append = append
         self.__name__ = f"Markdown summary to {path}"
 
-    def __call__(self, report: dict[str, Any]) -> None:
+    def __call__(self, report: Report) -> None:
         if not self.append:
             write_atomic(self.path, render_markdown(report, self.top, max_bytes=10**12))
             return

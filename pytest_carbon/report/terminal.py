@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from pytest_carbon.schema import SessionRecord, WorkerRecord
+from pytest_carbon.schema import Report, SessionRecord, WorkerRecord, judged_tests, over_budget
 
 from pytest_carbon.report.wording import verdict_comparison
 from pytest_carbon.values.quantities import format_energy, format_mass
@@ -29,7 +29,7 @@ def how_measured(session: Mapping[str, Any]) -> str:
     return f"{meters} | {intensity} | PUE {session['pue']} ({session['pue_source']}) | {session['embodied_label']}"
 
 
-def _measured_word(session: dict[str, Any]) -> str:
+def _measured_word(session: SessionRecord) -> str:
     measured = [m["name"] for m in session["meters"] if m["measured"]]
     estimated = session["estimated_components"]
     if measured and estimated:
@@ -43,7 +43,7 @@ def _row(energy: float, co2e: float, duration: float, name: str) -> str:
     return f"  {format_energy(energy):>10}  {format_mass(co2e):>12}  {duration:8.2f}s  {name}"
 
 
-def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
+def render(report: Report, verbosity: int, top: int) -> list[Line]:
     session = report["session"]
     tests = report["tests"]
     lines: list[Line] = []
@@ -101,7 +101,7 @@ def render(report: dict[str, Any], verbosity: int, top: int) -> list[Line]:
                 )
     lines.extend(budget_lines(report))
     if report.get("comparison"):
-        from pytest_carbon.verdicts.compare import summary_lines as comparison_summary
+        from pytest_carbon.report.comparison import summary_lines as comparison_summary
 
         lines.extend(Line(text, style) for text, style in comparison_summary(report))
     if verbosity >= 0:
@@ -158,20 +158,18 @@ def _extra_session_lines(session: SessionRecord) -> list[Line]:
     return [Line("  " + text) for text in session_attribution_lines(session)]
 
 
-def budget_lines(report: dict[str, Any]) -> list[Line]:
+def budget_lines(report: Report) -> list[Line]:
     session = report["session"]
     warn = session["action"] == "warn"
     lines: list[Line] = []
-    over = [t for t in report["tests"] if t["verdict"] == "exceeded"]
-    judged = [t for t in report["tests"] if t["verdict"] is not None]
+    over = over_budget(report["tests"])
+    judged = judged_tests(report["tests"])
     if judged:
         if over:
             verb = "over budget (warning only: --carbon-action=warn)" if warn else "over budget"
             lines.append(Line(f"{len(over)} of {len(judged)} tests with a budget are {verb}:", "yellow" if warn else "red"))
-            for test in over:
-                budget = test["budget"]
-                assert budget is not None
-                lines.append(Line(f"  {test['nodeid']}: {verdict_comparison(budget)} (from {budget['source']})", "yellow" if warn else "red"))
+            for test, test_budget in over:
+                lines.append(Line(f"  {test['nodeid']}: {verdict_comparison(test_budget)} (from {test_budget['source']})", "yellow" if warn else "red"))
         else:
             lines.append(Line(f"all {len(judged)} tests with a budget are within it", "green"))
     budget = session.get("budget")

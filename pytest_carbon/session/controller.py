@@ -50,7 +50,7 @@ class Controller:
         node.workerinput[CONTROLLER_CUDA] = os.environ.get("CUDA_VISIBLE_DEVICES")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        gateway = getattr(report.node, "gateway", None)  # type: ignore[attr-defined]
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
         worker_name = getattr(gateway, "id", None) or "gw?"
         self.seen_tests.setdefault(report.nodeid, worker_name)
         data: WireTest | None = getattr(report, RECORD_ATTRIBUTE, None)

@@ -12,7 +12,7 @@ from typing import Any, TypedDict, cast
 
 from pytest_carbon.ledger import TestRecord
 from pytest_carbon.meters.base import Channel, Component
-from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, PartRecord
+from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, PartRecord, budget_dimension
 from pytest_carbon.values.quantities import Quantity
 from pytest_carbon.verdicts.budgets import Budget, Verdict
 
@@ -76,8 +76,7 @@ def channels_from_wire(data: list[WireChannel]) -> tuple[Channel, ...]:
 
 
 def verdict_from_wire(data: BudgetRecord) -> Verdict:
-    dimension = "mass" if data["unit"] == "gCO2e" else "energy"
-    limit = Quantity(float(data["limit"]), dimension, data["limit_text"])
+    limit = Quantity(float(data["limit"]), budget_dimension(data), data["limit_text"])
     return Verdict(Budget(limit, data["source"]), float(data["measured"]), bool(data["exceeded"]))
 
 

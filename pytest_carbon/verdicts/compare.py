@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from pytest_carbon.values.quantities import Quantity, format_energy, format_mass
-from pytest_carbon.report.record import SCHEMA, SCHEMA_VERSION
+from pytest_carbon.schema import SCHEMA, SCHEMA_VERSION, ChangeRecord, ComparisonRecord
+from pytest_carbon.values.quantities import Quantity
+
+Status = Literal["regressed", "grew", "shrank", "same"]
 
 # Changes smaller than this never count: estimated energy of short tests moves with
 # scheduling noise, so a floor in absolute terms keeps them from flapping.
@@ -65,7 +68,7 @@ class Change:
     name: str
     before: float
     after: float
-    status: str  # "regressed", "grew", "shrank", "same"
+    status: Status
 
     @property
     def change(self) -> float:
@@ -78,7 +81,7 @@ class Change:
             return 0.0 if self.after == 0 else None
         return 100.0 * (self.after - self.before) / self.before
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ChangeRecord:
         return {
             "name": self.name,
             "before": self.before,
@@ -89,7 +92,7 @@ class Change:
         }
 
 
-def classify(before: float, after: float, minimum: float, fail_pct: float | None) -> str:
+def classify(before: float, after: float, minimum: float, fail_pct: float | None) -> Status:
     change = after - before
     if abs(change) < minimum or change == 0:
         return "same"
@@ -121,7 +124,7 @@ class Comparison:
     def failed(self) -> bool:
         return bool(self.regressed) or self.session.status == "regressed"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ComparisonRecord:
         return {
             "baseline": self.baseline,
             "metric": self.metric,
@@ -145,8 +148,8 @@ def unit_of(metric: str) -> str:
 
 
 def compare(
-    old: dict[str, Any],
-    new: dict[str, Any],
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
     *,
     baseline: str,
     fail_pct: float | None = None,
@@ -185,7 +188,7 @@ def compare(
     )
 
 
-def comparability_notes(old: dict[str, Any], new: dict[str, Any], metric: str) -> list[str]:
+def comparability_notes(old: Mapping[str, Any], new: Mapping[str, Any], metric: str) -> list[str]:
     """Differences between the two runs that make their figures less comparable."""
     notes = []
     old_session, new_session = old["session"], new["session"]
@@ -202,61 +205,3 @@ def comparability_notes(old: dict[str, Any], new: dict[str, Any], metric: str) -
     if not new.get("complete", True):
         notes.append("this run did not finish, so tests it did not reach are listed as removed")
     return notes
-
-
-def format_value(value: float, unit: str) -> str:
-    return format_energy(value) if unit == "J" else format_mass(value)
-
-
-def format_percent(percent: float | None) -> str:
-    if percent is None:
-        return "new cost"
-    return f"{percent:+.0f}%" if abs(percent) >= 1 else f"{percent:+.1f}%"
-
-
-def describe_change(change: dict[str, Any], unit: str) -> str:
-    return (
-        f"{format_value(change['before'], unit)} -> {format_value(change['after'], unit)} "
-        f"({format_percent(change['change_pct'])})"
-    )
-
-
-def summary_lines(report: dict[str, Any], limit: int = 10) -> list[tuple[str, str]]:
-    """A few terminal lines (text, style) about report["comparison"], if there is one."""
-    comparison = report.get("comparison")
-    if not comparison:
-        return []
-    unit = comparison["unit"]
-    warn = report["session"].get("action") == "warn"
-    bad = "yellow" if warn else "red"
-    lines: list[tuple[str, str]] = []
-    session = comparison["session"]
-    head = f"compared with {comparison['baseline']}: session {describe_change(session, unit)}"
-    counts = f"{len(comparison['new'])} new, {len(comparison['removed'])} removed tests"
-    lines.append((f"{head}; {counts}", "bold"))
-    fail = comparison["fail_pct"]
-    regressed = [t for t in comparison["tests"] if t["status"] == "regressed"]
-    if comparison["failed"]:
-        suffix = " (warning only: --carbon-action=warn)" if warn else ""
-        what = []
-        if regressed:
-            what.append(f"{len(regressed)} test{'s' if len(regressed) != 1 else ''}")
-        if session["status"] == "regressed":
-            what.append("the session")
-        lines.append((f"carbon regression: {' and '.join(what)} grew by more than {fail:g}% "
-                      f"(and more than {comparison['min_change_text']}){suffix}:", bad))
-        if session["status"] == "regressed":
-            lines.append((f"  session: {describe_change(session, unit)}", bad))
-        for test in regressed[:limit]:
-            lines.append((f"  {test['name']}: {describe_change(test, unit)}", bad))
-        if len(regressed) > limit:
-            lines.append((f"  ... and {len(regressed) - limit} more (see the JSON report)", bad))
-    else:
-        grew = [t for t in comparison["tests"] if t["status"] == "grew"]
-        if fail is not None:
-            lines.append((f"no regression beyond {fail:g}% (noise floor {comparison['min_change_text']})", "green"))
-        for test in grew[: min(limit, 3)]:
-            lines.append((f"  grew: {test['name']}: {describe_change(test, unit)}", ""))
-    for note in comparison["notes"]:
-        lines.append((f"  note: {note}", ""))
-    return lines
