@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import pynvml  # noqa: E402
 
-from pytest_carbon.meters.meter_set import MeterSet  # noqa: E402
 from pytest_carbon.meters.estimate import probe_estimate  # noqa: E402
+from pytest_carbon.meters.meter_set import MeterSet  # noqa: E402
 from pytest_carbon.meters.nvml import probe_nvml  # noqa: E402
 
 

@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from pytest_carbon.ledger import PENDING
-from pytest_carbon.plugin import CarbonPlugin
 from pytest_carbon.config.settings import load_settings
+from pytest_carbon.ledger import PENDING
+from pytest_carbon.session.assemble import build_parts
+from pytest_carbon.session.runner import TestRunner
 
 
 class _Config:
@@ -29,7 +30,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tests", type=int, default=20000)
     args = parser.parse_args()
-    plugin = CarbonPlugin(_Config, load_settings({}, {}, None))  # type: ignore[arg-type]
+    parts = build_parts(_Config, load_settings({}, {}, None), "serial")  # type: ignore[arg-type]
+    plugin = TestRunner(parts)
     try:
         calls = [SimpleNamespace(when=w) for w in ("setup", "call", "teardown")]
         tests = []
@@ -37,13 +39,13 @@ def main() -> int:
             item = SimpleNamespace(nodeid=f"tests/test_module.py::test_{i}")
             location = ("tests/test_module.py", i, f"test_{i}")
             reports = [SimpleNamespace(nodeid=item.nodeid, location=location, when=c.when, outcome="passed") for c in calls]
-            tests.append((item, reports))
+            tests.append(reports)
         start = time.perf_counter()
-        for item, reports in tests:
+        for reports in tests:
             for report in reports:
                 plugin.pytest_runtest_logreport(report)  # type: ignore[arg-type]
         per_test = (time.perf_counter() - start) / args.tests * 1e6
-        ledger = plugin.ledger
+        ledger = parts.ledger
         start = time.perf_counter()
         for _ in range(args.tests):
             ledger.close(PENDING)
@@ -52,12 +54,12 @@ def main() -> int:
         per_boundary = (time.perf_counter() - start) / (3 * args.tests) * 1e6
         start = time.perf_counter()
         for _ in range(args.tests):
-            plugin.meter_set.read()
+            parts.meter_set.read()
         per_read = (time.perf_counter() - start) / args.tests * 1e6
     finally:
-        plugin.close()
-    meters = ", ".join(m.name for m in plugin.meter_set.meters)
-    print(f"meters: {meters}; channels: {len(plugin.meter_set.channels)}")
+        parts.meter_set.close()
+    meters = ", ".join(m.name for m in parts.meter_set.meters)
+    print(f"meters: {meters}; channels: {len(parts.meter_set.channels)}")
     print(f"per test (hooks without pytest): {per_test:.1f} us")
     print(f"per boundary (read + append):   {per_boundary:.2f} us")
     print(f"per meter-set read:              {per_read:.2f} us")

@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fakes import FAKE_NVML_DIR, load_fake  # noqa: E402
 
-from pytest_carbon.meters.meter_set import MeterSet  # noqa: E402
 from pytest_carbon.meters.estimate import probe_estimate  # noqa: E402
+from pytest_carbon.meters.meter_set import MeterSet  # noqa: E402
 from pytest_carbon.meters.nvml import probe_nvml  # noqa: E402
 
 

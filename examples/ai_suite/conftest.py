@@ -14,8 +14,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 import numpy as np  # noqa: E402
-import pytest
-
+import pytest  # noqa: E402
 from tiny_mlp import MLP, load_model, make_dataset  # noqa: E402
 
 

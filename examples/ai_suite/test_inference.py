@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tiny_mlp import N_CLASSES, N_FEATURES
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_carbon.values.numbers import finite_number
+from pytest_carbon.carbon.regions import suggest
 from pytest_carbon.data.constants import constant
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.carbon.regions import suggest
+from pytest_carbon.values.numbers import finite_number
 
 SECONDS_PER_YEAR = 365.25 * 86400
 TABLE = "embodied_hardware"

@@ -100,7 +100,7 @@ def _request(base_url: str, zone: str, key: str, timeout: float) -> LiveReading:
     url = f"{base_url.rstrip('/')}/v3/carbon-intensity/latest?{urllib.parse.urlencode({'zone': zone})}"
     request = urllib.request.Request(url, headers={"auth-token": key, "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - URL from settings
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(1_000_000)
     except urllib.error.HTTPError as error:
         raise LiveError(f"HTTP {error.code} {error.reason}") from None

@@ -6,16 +6,16 @@ import math
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from itertools import repeat
 from operator import add, mul
-from dataclasses import dataclass, replace
 from typing import Any
 
-from pytest_carbon.values.numbers import finite_number_or_text, is_number_text
 from pytest_carbon.carbon import regions
-from pytest_carbon.data.constants import constant
 from pytest_carbon.carbon.embodied import EmbodiedModel
+from pytest_carbon.data.constants import constant
 from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.values.numbers import finite_number_or_text, is_number_text
 
 INTENSITY_ACCEPTED = (
     "a number in gCO2e/kWh (e.g. 300 or '300 g/kWh'), 'world', "

@@ -11,11 +11,11 @@ import argparse
 import sys
 from typing import TextIO
 
+from pytest_carbon.config.settings import option_spec
 from pytest_carbon.report.comparison import format_percent, format_value
-from pytest_carbon.verdicts.compare import DEFAULT_MIN, Change, compare, load_baseline, unit_of
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.quantities import parse_quantity
-from pytest_carbon.config.settings import option_spec
+from pytest_carbon.verdicts.compare import DEFAULT_MIN, Change, compare, load_baseline, unit_of
 
 USAGE_ERROR = 2
 

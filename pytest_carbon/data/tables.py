@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,7 +25,7 @@ class Table(NamedTuple):
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_table(name: str) -> Table:
     text = (DATA / name).read_text(encoding="utf-8")
     header = tuple(line[1:].strip() for line in text.splitlines() if line.startswith("#"))

@@ -23,8 +23,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from pytest_carbon.meters.cputime import MachineCpuTime
 from pytest_carbon.meters.base import Meter
+from pytest_carbon.meters.cputime import MachineCpuTime
 
 _perf_counter = time.perf_counter
 _process_time = time.process_time

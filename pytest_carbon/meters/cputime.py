@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 
-
 class MachineCpuTime:
     refresh_s = 0.01
 

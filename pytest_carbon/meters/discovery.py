@@ -6,12 +6,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.meters.base import Meter, Probe
 from pytest_carbon.meters.amd import probe_amdsmi
+from pytest_carbon.meters.base import Meter, Probe
 from pytest_carbon.meters.estimate import probe_estimate
 from pytest_carbon.meters.nvml import probe_nvml
 from pytest_carbon.meters.rapl import probe_rapl
+from pytest_carbon.values.errors import CarbonConfigError
 
 # Components the estimate can stand in for when nothing measures them.
 ESTIMABLE = frozenset({"cpu", "memory"})

@@ -11,13 +11,11 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-
 from pytest_carbon.data.constants import constant
-from pytest_carbon.meters.cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
-from pytest_carbon.meters.cputime import MachineCpuTime
 from pytest_carbon.data.tables import load_table
 from pytest_carbon.meters.base import Channel, Meter, Probe, Snapshot
-
+from pytest_carbon.meters.cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
+from pytest_carbon.meters.cputime import MachineCpuTime
 
 POWER_TABLE = "ccf-coefficients:aws-2026"
 AVERAGE_ROW = "ccf-app:aws-average"

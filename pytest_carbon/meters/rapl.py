@@ -67,9 +67,7 @@ def select_zones(zones: list[RaplZone]) -> tuple[list[RaplZone], list[str]]:
         for zone in members:
             if preferred is not None and control_type != preferred:
                 skipped.append(f"{zone.path.name} ({zone.label}): a second view of a package already counted")
-            elif zone.name.startswith("package"):
-                chosen.append(zone)
-            elif zone.name == "dram":
+            elif zone.name.startswith("package") or zone.name == "dram":
                 chosen.append(zone)
             elif zone.name == "psys":
                 if preferred is None:

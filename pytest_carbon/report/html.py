@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from html import escape
 
-from pytest_carbon.schema import BudgetRecord, Report, judged_tests, over_budget
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
-from pytest_carbon.report.wording import verdict_comparison, verdict_pair
-from pytest_carbon.values.quantities import format_energy, format_mass
 from pytest_carbon.report.terminal import how_measured
+from pytest_carbon.report.wording import verdict_comparison, verdict_pair
+from pytest_carbon.schema import BudgetRecord, Report, judged_tests, over_budget
+from pytest_carbon.values.quantities import format_energy, format_mass
 
 PHASES = ("setup", "call", "teardown")
 PHASE_COLOURS = {"setup": "#7570b3", "call": "#1b9e77", "teardown": "#d95f02"}

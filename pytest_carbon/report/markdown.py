@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pytest_carbon.schema import Report, judged_tests, over_budget
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
-from pytest_carbon.report.wording import verdict_pair
-from pytest_carbon.values.quantities import format_energy, format_mass
 from pytest_carbon.report.json_report import write_atomic
 from pytest_carbon.report.terminal import how_measured
+from pytest_carbon.report.wording import verdict_pair
+from pytest_carbon.schema import Report, judged_tests, over_budget
+from pytest_carbon.values.quantities import format_energy, format_mass
 
 # GitHub Actions: "supports content up to a size of 1024k" per step summary.
 STEP_SUMMARY_LIMIT = 1024 * 1024

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from pytest_carbon.schema import Report, SessionRecord, WorkerRecord, judged_tests, over_budget
-
 from pytest_carbon.report.wording import verdict_comparison
+from pytest_carbon.schema import Report, SessionRecord, WorkerRecord, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_energy, format_mass
 
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 import pytest
 
-from pytest_carbon.carbon.build import model_from_settings
+from pytest_carbon.carbon.build import build_model
+from pytest_carbon.carbon.embodied import TABLE as HARDWARE_TABLE
 from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.config.settings import Settings
 from pytest_carbon.ledger import Ledger
@@ -83,7 +84,15 @@ def _attributor(config: pytest.Config, role: Role, scope: str, meter_set: MeterS
 def build_parts(config: pytest.Config, settings: Settings, role: Role) -> SessionParts:
     scope: str = settings.value("scope") or ("machine" if role == "serial" else "process")
     cpu = read_cpuinfo()
-    model = model_from_settings(settings, cpu.vcpus)
+    model = build_model(
+        settings.value("intensity"),
+        settings.value("pue"),
+        settings["pue"].origin,
+        settings.raw_table.get(HARDWARE_TABLE),
+        f"{settings.pyproject.name if settings.pyproject else 'pyproject.toml'} [tool.pytest_carbon]",
+        bool(settings.value("embodied")),
+        cpu.vcpus,
+    )
     options = MeterOptions(gpus=settings.value("gpus"), gpus_origin=settings["gpus"].origin)
     selection = select_meters(settings.value("meters"), options, settings["meters"].origin)
     meter_set = MeterSet(selection.meters)

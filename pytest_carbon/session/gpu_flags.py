@@ -8,8 +8,6 @@ test's start and end.
 
 from __future__ import annotations
 
-
-
 import pytest
 
 from pytest_carbon.ledger import TestRecord

@@ -16,7 +16,14 @@ from pytest_carbon.config.settings import settings_record
 from pytest_carbon.ledger import TestRecord
 from pytest_carbon.report.json_report import write_json
 from pytest_carbon.report.outputs import Writer
-from pytest_carbon.report.record import Attribution, SessionFigures, build_report, fixture_dict, overhead_dict, test_dict
+from pytest_carbon.report.record import (
+    Attribution,
+    SessionFigures,
+    build_report,
+    fixture_dict,
+    overhead_dict,
+    test_dict,
+)
 from pytest_carbon.schema import ComparisonRecord, Report
 from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.verdicts.budgets import Budget, Verdict, judge
@@ -140,9 +147,9 @@ class Reporting:
             # The comparison reads the finished record, test by test.
             report["comparison"] = self._comparison(self.baseline, report)
         regressed = "comparison" in report and report["comparison"]["failed"]
-        if (verdict is not None and verdict.exceeded or regressed) and self.parts.facts.action == "fail":
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        over = verdict is not None and verdict.exceeded or regressed
+        if over and self.parts.facts.action == "fail" and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self._write(report)
         return report
 

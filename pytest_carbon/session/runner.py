@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
-from pytest_carbon.ledger import CALL, COLLECTION, FINISH, PENDING, PHASES, SETUP, TEARDOWN, FixtureKey, FixtureRecord, TestRecord
+from pytest_carbon.ledger import (
+    CALL,
+    COLLECTION,
+    FINISH,
+    PENDING,
+    PHASES,
+    SETUP,
+    TEARDOWN,
+    FixtureKey,
+    FixtureRecord,
+    TestRecord,
+)
 from pytest_carbon.report.wording import budget_failure_details, verdict_message
 from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.session.markers import closest_carbon_marker

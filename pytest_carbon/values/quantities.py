@@ -136,7 +136,5 @@ def format_pair(measured: float, limit: float, dimension: Dimension) -> tuple[st
     """Format two amounts in the unit that suits the limit, so they read side by side."""
     steps = MASS_STEPS if dimension == "mass" else ENERGY_STEPS
     smaller = min(abs(measured), abs(limit)) or abs(limit) or abs(measured)
-    for factor, unit in steps:
-        if smaller >= 0.1 * factor:
-            break
+    factor, unit = next(((f, u) for f, u in steps if smaller >= 0.1 * f), steps[-1])
     return f"{measured / factor:.2f} {unit}", f"{limit / factor:.2f} {unit}"

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
-from pytest_carbon.values.numbers import non_negative
-from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.schema import BudgetRecord
+from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.values.numbers import non_negative
 from pytest_carbon.values.quantities import Dimension, Quantity, parse_quantity
 
 MARKER_UNITS = {"max_g": ("g", 1.0), "max_mg": ("mg", 1e-3), "max_kg": ("kg", 1e3), "max_j": ("J", 1.0), "max_wh": ("Wh", 3600.0)}
