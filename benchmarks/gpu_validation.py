@@ -85,9 +85,11 @@ def load_vs_counter(handle, seconds: float) -> None:
         thread.join()
         counter = counter_j(handle) - start_j
         integrated = out[0]
-        print(f"4. {seconds:.0f} s of 8192x8192 matmuls: counter {counter:.1f} J, power integrated every "
-              f"{period * 1000:.0f} ms {integrated:.1f} J ({(integrated - counter) / counter * 100:+.1f} %), "
-              f"mean {counter / seconds:.0f} W")
+        print(
+            f"4. {seconds:.0f} s of 8192x8192 matmuls: counter {counter:.1f} J, power integrated every "
+            f"{period * 1000:.0f} ms {integrated:.1f} J ({(integrated - counter) / counter * 100:+.1f} %), "
+            f"mean {counter / seconds:.0f} W"
+        )
 
 
 def sampler_cpu(index: int, seconds: float) -> None:
@@ -98,7 +100,9 @@ def sampler_cpu(index: int, seconds: float) -> None:
     time.sleep(seconds)
     meters.close()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    print(f"5. sampler thread: {cpu / wall * 100:.3f} % of one core (poll every {probe.meter.poll_interval_s * 1000:.0f} ms)")
+    print(
+        f"5. sampler thread: {cpu / wall * 100:.3f} % of one core (poll every {probe.meter.poll_interval_s * 1000:.0f} ms)"
+    )
 
 
 def boundary_cost(index: int) -> None:
@@ -116,16 +120,30 @@ def boundary_cost(index: int) -> None:
 def example_suite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "gpu.json")
-        subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "examples" / "gpu"), "-q", "-p", "no:cacheprovider",
-                        f"--carbon-json={path}"], cwd=ROOT, check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                str(ROOT / "examples" / "gpu"),
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--carbon-json={path}",
+            ],
+            cwd=ROOT,
+            check=False,
+        )
         report = json.loads(path.read_text())
     print("6. per-test GPU energy (examples/gpu):")
     for test in report["tests"]:
         gpu = test["by_meter"].get("nvml", 0.0)
         call = test["phases"]["call"]
         watts = gpu / test["duration_s"] if test["duration_s"] else 0.0
-        print(f"   {test['nodeid']:<60} {gpu:9.2f} J  {test['duration_s']:6.3f} s  {watts:6.0f} W  "
-              f"call {call['by_meter'].get('nvml', 0.0):8.2f} J  {' '.join(test['flags'])}")
+        print(
+            f"   {test['nodeid']:<60} {gpu:9.2f} J  {test['duration_s']:6.3f} s  {watts:6.0f} W  "
+            f"call {call['by_meter'].get('nvml', 0.0):8.2f} J  {' '.join(test['flags'])}"
+        )
     for meter in report["session"]["meters"]:
         for channel in meter["channels"]:
             print(f"   session {meter['name']}/{channel['name']}: {channel['energy_j']:.1f} J {channel['details']}")
@@ -153,7 +171,9 @@ def main() -> None:
             last = value
     gaps = [b - a for a, b in zip(steps, steps[1:])]
     if gaps:
-        print(f"   energy counter update period: median {statistics.median(gaps) * 1000:.1f} ms over {len(gaps)} updates")
+        print(
+            f"   energy counter update period: median {statistics.median(gaps) * 1000:.1f} ms over {len(gaps)} updates"
+        )
 
     boundary_cost(args.gpu)
 

@@ -38,7 +38,9 @@ def main() -> int:
         for i in range(args.tests):
             item = SimpleNamespace(nodeid=f"tests/test_module.py::test_{i}")
             location = ("tests/test_module.py", i, f"test_{i}")
-            reports = [SimpleNamespace(nodeid=item.nodeid, location=location, when=c.when, outcome="passed") for c in calls]
+            reports = [
+                SimpleNamespace(nodeid=item.nodeid, location=location, when=c.when, outcome="passed") for c in calls
+            ]
             tests.append(reports)
         start = time.perf_counter()
         for reports in tests:

@@ -67,7 +67,10 @@ def instructions(suite: Path, plugin_on: bool, out: Path) -> int:
     subprocess.run(args, cwd=suite, capture_output=True, env=CHILD_ENV, check=False)  # warm the bytecode
     completed = subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *args],
-        cwd=suite, capture_output=True, text=True, env=CHILD_ENV,
+        cwd=suite,
+        capture_output=True,
+        text=True,
+        env=CHILD_ENV,
     )
     match = re.search(r"Collected : (\d+)", completed.stderr)
     if match is None:
@@ -88,19 +91,31 @@ def main() -> int:
         one = make_suite(root / "one", 1, hold_refresh=args.hold_refresh)
         many = make_suite(root / "many", args.tests, hold_refresh=args.hold_refresh)
         jobs = {
-            ("one", True): (one, True), ("one", False): (one, False),
-            ("many", True): (many, True), ("many", False): (many, False),
+            ("one", True): (one, True),
+            ("one", False): (one, False),
+            ("many", True): (many, True),
+            ("many", False): (many, False),
         }
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            futures = {key: pool.submit(instructions, suite, on, root / f"{key[0]}-{key[1]}.out") for key, (suite, on) in jobs.items()}
+            futures = {
+                key: pool.submit(instructions, suite, on, root / f"{key[0]}-{key[1]}.out")
+                for key, (suite, on) in jobs.items()
+            }
             counts = {key: future.result() for key, future in futures.items()}
-    print("raw counts (M): " + ", ".join(f"{suite} {'on' if on else 'off'} {count / 1e6:.1f}" for (suite, on), count in counts.items()))
+    print(
+        "raw counts (M): "
+        + ", ".join(f"{suite} {'on' if on else 'off'} {count / 1e6:.1f}" for (suite, on), count in counts.items())
+    )
     fixed = counts[("one", True)] - counts[("one", False)]
     pytest_per_test = (counts[("many", False)] - counts[("one", False)]) / (args.tests - 1)
     plugin_per_test = ((counts[("many", True)] - counts[("one", True)]) / (args.tests - 1)) - pytest_per_test
-    print(f"instructions, pytest alone: {counts[('one', False)] / 1e6:.0f} M to start and finish, {pytest_per_test / 1e3:.0f} k per trivial test")
-    print(f"added by pytest-carbon: {fixed / 1e6:.0f} M fixed ({fixed / counts[('one', False)]:.1%} of a one-test run), "
-          f"{plugin_per_test / 1e3:.0f} k per test ({plugin_per_test / pytest_per_test:.1%} of a trivial test)")
+    print(
+        f"instructions, pytest alone: {counts[('one', False)] / 1e6:.0f} M to start and finish, {pytest_per_test / 1e3:.0f} k per trivial test"
+    )
+    print(
+        f"added by pytest-carbon: {fixed / 1e6:.0f} M fixed ({fixed / counts[('one', False)]:.1%} of a one-test run), "
+        f"{plugin_per_test / 1e3:.0f} k per test ({plugin_per_test / pytest_per_test:.1%} of a trivial test)"
+    )
     for n in (args.tests, 5000, 50000):
         off = counts[("one", False)] + pytest_per_test * (n - 1)
         on = off + fixed + plugin_per_test * (n - 1)

@@ -65,8 +65,10 @@ def main() -> None:
     sampled.close()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     interval = sampled.meters[0].poll_interval_s if sampled.meters else None
-    print(f"sampler thread: {cpu / wall * 100:.3f} % of one core at one poll every {interval * 1000:.0f} ms "
-          f"({cpu * 1e3:.1f} ms CPU over {wall:.1f} s)")
+    print(
+        f"sampler thread: {cpu / wall * 100:.3f} % of one core at one poll every {interval * 1000:.0f} ms "
+        f"({cpu * 1e3:.1f} ms CPU over {wall:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,12 @@ def run(root: Path, plugin_on: bool) -> tuple[float, float]:
     elapsed = time.perf_counter() - start
     cpu_after = os.times()
     if completed.returncode != 0:
-        raise SystemExit(f"pytest failed ({completed.returncode}):\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
-    cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system - cpu_before.children_system)
+        raise SystemExit(
+            f"pytest failed ({completed.returncode}):\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+        )
+    cpu = (cpu_after.children_user - cpu_before.children_user) + (
+        cpu_after.children_system - cpu_before.children_system
+    )
     return elapsed, cpu
 
 
@@ -102,7 +106,10 @@ def memory_per_record(tests: int) -> float:
     meters.start()
     ledger = Ledger(meters.fast_read, len(meters.channels), meters.recover)
     ledger.close(PENDING)
-    tests_made = [(f"tests/test_module_{i // 100:03d}.py::test_case_number_{i}", ("tests/test_module.py", i, f"test_{i}")) for i in range(tests)]
+    tests_made = [
+        (f"tests/test_module_{i // 100:03d}.py::test_case_number_{i}", ("tests/test_module.py", i, f"test_{i}"))
+        for i in range(tests)
+    ]
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     for nodeid, location in tests_made:
@@ -150,19 +157,31 @@ def main() -> int:
     ratio = statistics.median(paired)
     quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else [ratio, ratio, ratio]
     per_test_us = (ratio - 1) * median_off / args.tests * 1e6
-    print(f"suite: {args.tests} trivial tests, {args.rounds} alternating rounds, python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs, runs pinned to CPU {sorted(PINNED_CPU or [])}")
-    print(f"plugin on : median wall {median_on:.3f} s, CPU {cpu_on:.3f} s  (wall runs: {', '.join(f'{w:.2f}' for w, _ in on)})")
-    print(f"plugin off: median wall {median_off:.3f} s, CPU {cpu_off:.3f} s  (wall runs: {', '.join(f'{w:.2f}' for w, _ in off)})")
+    print(
+        f"suite: {args.tests} trivial tests, {args.rounds} alternating rounds, python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, runs pinned to CPU {sorted(PINNED_CPU or [])}"
+    )
+    print(
+        f"plugin on : median wall {median_on:.3f} s, CPU {cpu_on:.3f} s  (wall runs: {', '.join(f'{w:.2f}' for w, _ in on)})"
+    )
+    print(
+        f"plugin off: median wall {median_off:.3f} s, CPU {cpu_off:.3f} s  (wall runs: {', '.join(f'{w:.2f}' for w, _ in off)})"
+    )
     print(f"median wall-time ratio on/off: {ratio:.4f}  (target <= 1.02, limit 1.05)  ~{per_test_us:.1f} us per test")
-    print(f"  the rounds' ratios: quartiles {quartiles[0]:.4f} / {quartiles[1]:.4f} / {quartiles[2]:.4f}, "
-          f"range {paired[0]:.4f}-{paired[-1]:.4f}")
+    print(
+        f"  the rounds' ratios: quartiles {quartiles[0]:.4f} / {quartiles[1]:.4f} / {quartiles[2]:.4f}, "
+        f"range {paired[0]:.4f}-{paired[-1]:.4f}"
+    )
     print(f"ratio of the median wall times: {median_on / median_off:.4f}  (moves with drift between rounds)")
     print(f"ratio of the median CPU times:  {cpu_on / cpu_off:.4f}")
-    print(f"fastest-run ratio on/off:       {min(w for w, _ in on) / min(w for w, _ in off):.4f}  (the least disturbed runs)")
+    print(
+        f"fastest-run ratio on/off:       {min(w for w, _ in on) / min(w for w, _ in off):.4f}  (the least disturbed runs)"
+    )
     if shared:
-        print(f"CPU-time ratio sharing one CPU: {statistics.median(shared):.4f}  "
-              f"(median of {len(shared)} rounds, range {min(shared):.4f}-{max(shared):.4f})")
+        print(
+            f"CPU-time ratio sharing one CPU: {statistics.median(shared):.4f}  "
+            f"(median of {len(shared)} rounds, range {min(shared):.4f}-{max(shared):.4f})"
+        )
     per_record = memory_per_record(args.tests)
     print(f"memory per test record: {per_record:.0f} bytes (target < 1024)")
     verdict = "ok" if ratio <= 1.05 and per_record < 1024 else "OVER LIMIT"

@@ -72,7 +72,9 @@ class TestRecord(EnergyRecord):
 
     __slots__ = ("nodeid", "pytest_location", "outcome", "verdict", "flags", "worker")
 
-    def __init__(self, nodeid: str, channels: int, pytest_location: tuple[str, int | None, str] = ("", None, "")) -> None:
+    def __init__(
+        self, nodeid: str, channels: int, pytest_location: tuple[str, int | None, str] = ("", None, "")
+    ) -> None:
         super().__init__(len(PHASES), channels)
         self.nodeid = nodeid
         self.pytest_location = pytest_location  # as pytest gives it: (path, 0-based line, domain)
@@ -116,7 +118,9 @@ def slot_code(slot: int, part: int) -> int:
 class Ledger:
     """The session's timeline, and the accounts it is charged to."""
 
-    def __init__(self, read: Callable[[], Reading], channels: int, on_read_error: ReadErrorHandler | None = None) -> None:
+    def __init__(
+        self, read: Callable[[], Reading], channels: int, on_read_error: ReadErrorHandler | None = None
+    ) -> None:
         self.read = read  # what a boundary reads: the meters, or their attributed share
         # Called when read() raises, with the error and the last reading; returns what to
         # read from then on and a reading for now. Without it the error propagates.

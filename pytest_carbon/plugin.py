@@ -25,7 +25,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             if spec.is_switch:
                 group.addoption(spec.flag, dest=f"carbon_{spec.key}", action="store_true", default=None, help=spec.help)
             else:
-                group.addoption(spec.flag, dest=f"carbon_{spec.key}", default=None, metavar=spec.metavar, help=spec.help)
+                group.addoption(
+                    spec.flag, dest=f"carbon_{spec.key}", default=None, metavar=spec.metavar, help=spec.help
+                )
         if spec.ini:
             parser.addini(spec.ini, spec.help + " (pytest-carbon)", type="string", default=None)
 

@@ -39,6 +39,8 @@ def test_batching_saves_energy(model, carbon):
     with carbon.measure() as batched:
         for _ in range(40):
             model.predict(batch)
-    print(f"one by one: {one_by_one.energy_j:.3f} J in {one_by_one.duration_s:.3f} s, "
-          f"batched: {batched.energy_j:.3f} J in {batched.duration_s:.3f} s")
+    print(
+        f"one by one: {one_by_one.energy_j:.3f} J in {one_by_one.duration_s:.3f} s, "
+        f"batched: {batched.energy_j:.3f} J in {batched.duration_s:.3f} s"
+    )
     assert batched.energy_j < one_by_one.energy_j

@@ -28,7 +28,11 @@ KEYS: dict[str, tuple[str, float, bool]] = {
     "gpus": ("a whole number of GPUs >= 0", 0, True),
     "lifetime_years": ("a number of years > 0", 0.0, False),
     "resource_share": ("a number in (0, 1]: the share of the host this run has", 0.0, False),
-    "host_vcpus": ("a whole number >= 1: vCPUs of the physical host (share = this machine's vCPUs / host_vcpus)", 1, True),
+    "host_vcpus": (
+        "a whole number >= 1: vCPUs of the physical host (share = this machine's vCPUs / host_vcpus)",
+        1,
+        True,
+    ),
 }
 COMPONENT_KEYS = ("cpus", "memory_gb", "ssds", "gpus")
 DEFAULTS = {"cpus": 1, "memory_gb": BASE_MEMORY_GB, "ssds": 0, "gpus": 0}
@@ -113,10 +117,15 @@ def parse_hardware(table: object, where: str, machine_vcpus: int) -> EmbodiedMod
     parts = [k for k in COMPONENT_KEYS if k in values]
     if "total_kg" in values and parts:
         raise CarbonConfigError(
-            parts[0], origin_table, "cannot be combined with total_kg", "either total_kg or the component counts " + ", ".join(COMPONENT_KEYS)
+            parts[0],
+            origin_table,
+            "cannot be combined with total_kg",
+            "either total_kg or the component counts " + ", ".join(COMPONENT_KEYS),
         )
     if "resource_share" in values and "host_vcpus" in values:
-        raise CarbonConfigError("host_vcpus", origin_table, "cannot be combined with resource_share", "one of resource_share or host_vcpus")
+        raise CarbonConfigError(
+            "host_vcpus", origin_table, "cannot be combined with resource_share", "one of resource_share or host_vcpus"
+        )
     components = {k: values.get(k, DEFAULTS[k]) for k in COMPONENT_KEYS}
     if "total_kg" in values:
         total, basis, components = values["total_kg"], "total_kg from pyproject", {}
@@ -128,7 +137,9 @@ def parse_hardware(table: object, where: str, machine_vcpus: int) -> EmbodiedMod
         host = values["host_vcpus"]
         if machine_vcpus > host:
             raise CarbonConfigError(
-                int(host), f"{origin_table} host_vcpus", f"is fewer than the {machine_vcpus} vCPUs this machine has",
+                int(host),
+                f"{origin_table} host_vcpus",
+                f"is fewer than the {machine_vcpus} vCPUs this machine has",
                 KEYS["host_vcpus"][0],
             )
         share, share_source = machine_vcpus / host, f"{machine_vcpus} of {int(host)} host vCPUs"

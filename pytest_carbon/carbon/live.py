@@ -67,8 +67,13 @@ def _read_cache(path: Path, base_url: str, zone: str, now: float) -> LiveReading
 def _write_cache(path: Path, base_url: str, reading: LiveReading, now: float) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"base_url": base_url, "zone": reading.zone, "g_per_kwh": reading.g_per_kwh,
-                   "datetime": reading.datetime, "fetched_at": now}
+        payload = {
+            "base_url": base_url,
+            "zone": reading.zone,
+            "g_per_kwh": reading.g_per_kwh,
+            "datetime": reading.datetime,
+            "fetched_at": now,
+        }
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(payload), encoding="utf-8")
         tmp.replace(path)

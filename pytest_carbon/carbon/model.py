@@ -107,7 +107,9 @@ def resolve_intensity(raw: object, origin: str, environ: Mapping[str, str] | Non
         if found is not None:
             return found
         raise CarbonConfigError(
-            raw, origin, f"is not a country in the bundled table{regions.suggest(text.upper(), regions.country_codes())}",
+            raw,
+            origin,
+            f"is not a country in the bundled table{regions.suggest(text.upper(), regions.country_codes())}",
             INTENSITY_ACCEPTED,
         )
     raise CarbonConfigError(raw, origin, "is not an intensity", INTENSITY_ACCEPTED)
@@ -125,14 +127,22 @@ def _cloud(provider: str, region: str, raw: object, origin: str) -> Intensity:
         name = regions.normalise_region(provider, region)
         hint = regions.suggest(name, regions.region_names(provider))
         raise CarbonConfigError(
-            raw, origin, f"is not a region in the bundled {regions.PROVIDER_NAMES[provider]} table{hint}", INTENSITY_ACCEPTED
+            raw,
+            origin,
+            f"is not a region in the bundled {regions.PROVIDER_NAMES[provider]} table{hint}",
+            INTENSITY_ACCEPTED,
         )
     return _from_table(found, origin)
 
 
 def _live(zone: str, raw: object, origin: str) -> Intensity:
     if not re.match(_LIVE_ZONE, zone):
-        raise CarbonConfigError(raw, origin, "does not name an Electricity Maps zone", "live:<zone>, e.g. live:FR, live:DE, live:US-CAL-CISO")
+        raise CarbonConfigError(
+            raw,
+            origin,
+            "does not name an Electricity Maps zone",
+            "live:<zone>, e.g. live:FR, live:DE, live:US-CAL-CISO",
+        )
     zone = zone.upper()
     stand_in = live_fallback(zone, origin)
     return replace(stand_in, live_zone=zone)
@@ -155,7 +165,12 @@ def _auto(origin: str, environ: Mapping[str, str]) -> Intensity:
             continue
         if provider is None:
             if value.lower() == "auto":
-                raise CarbonConfigError(value, f"environment variable {variable} (read by {origin}=auto)", "cannot be auto", INTENSITY_ACCEPTED)
+                raise CarbonConfigError(
+                    value,
+                    f"environment variable {variable} (read by {origin}=auto)",
+                    "cannot be auto",
+                    INTENSITY_ACCEPTED,
+                )
             found = resolve_intensity(value, f"environment variable {variable} (read by {origin}=auto)", environ)
             return replace(found, origin=origin, note=_join(f"auto: {variable}={value}", found.note))
         table = regions.cloud_region(provider, value)
@@ -189,7 +204,11 @@ def fetch_live(intensity: Intensity, environ: Mapping[str, str] | None = None) -
     try:
         reading = live.fetch(zone, environ)
     except live.LiveError as error:
-        fallback = replace(intensity, live_zone=None, note=_join(f"live:{zone} unavailable ({error}): table value used", intensity.note))
+        fallback = replace(
+            intensity,
+            live_zone=None,
+            note=_join(f"live:{zone} unavailable ({error}): table value used", intensity.note),
+        )
         warning = (
             f"live intensity for zone {zone} unavailable ({error}); "
             f"used {fallback.g_per_kwh:g} gCO2e/kWh ({fallback.label}) instead"

@@ -48,7 +48,9 @@ def country(code: str) -> Found | None:
     row = country_row(code)
     if row is None:
         return None
-    return Found(float(row["g_per_kwh"]), f"{row['country']} ({row['iso2']}), Ember {row['year']}", "country", row["iso2"])
+    return Found(
+        float(row["g_per_kwh"]), f"{row['country']} ({row['iso2']}), Ember {row['year']}", "country", row["iso2"]
+    )
 
 
 def country_codes() -> list[str]:
@@ -127,7 +129,15 @@ def all_rows() -> list[Row]:
         form = "world" if row["iso2"] == "WORLD" else f"{row['iso2']} / {row['iso3']}"
         rows.append(Row(form, float(row["g_per_kwh"]), row["country"], row["year"], "Ember"))
     for row in load_table("gcp_regions.csv").rows:
-        rows.append(Row(f"gcp:{row['region']}", float(row["g_per_kwh"]), row["location"], row["year"], "Google region-carbon-info"))
+        rows.append(
+            Row(
+                f"gcp:{row['region']}",
+                float(row["g_per_kwh"]),
+                row["location"],
+                row["year"],
+                "Google region-carbon-info",
+            )
+        )
     for row in load_table("cloud_regions.csv").rows:
         grid = country_row(row["iso2"])
         if grid is None:

@@ -28,10 +28,16 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("old", metavar="OLD.json", help="the baseline report")
     result.add_argument("new", metavar="NEW.json", help="the report to judge")
     result.add_argument("--fail", metavar="PCT", help="exit 1 when a test or the session grew by more than PCT percent")
-    result.add_argument("--min", metavar="QUANTITY", help=f"noise floor: smaller changes never count (default {DEFAULT_MIN.text}); "
-                        "a mass such as '0.1 mg' compares gCO2e instead of energy")
+    result.add_argument(
+        "--min",
+        metavar="QUANTITY",
+        help=f"noise floor: smaller changes never count (default {DEFAULT_MIN.text}); "
+        "a mass such as '0.1 mg' compares gCO2e instead of energy",
+    )
     result.add_argument("--all", action="store_true", help="list every test, not only those that changed")
-    result.add_argument("--top", metavar="N", type=int, default=30, help="list at most N tests (default 30; 0 = no limit)")
+    result.add_argument(
+        "--top", metavar="N", type=int, default=30, help="list at most N tests (default 30; 0 = no limit)"
+    )
     return result
 
 
@@ -46,8 +52,16 @@ def _signed(value: float, unit: str) -> str:
 def render(changes: list[Change], unit: str) -> list[str]:
     lines = [_row("test", "before", "after", "change", "%", "status")]
     for change in changes:
-        lines.append(_row(change.name, format_value(change.before, unit), format_value(change.after, unit),
-                          _signed(change.change, unit), format_percent(change.percent), change.status))
+        lines.append(
+            _row(
+                change.name,
+                format_value(change.before, unit),
+                format_value(change.after, unit),
+                _signed(change.change, unit),
+                format_percent(change.percent),
+                change.status,
+            )
+        )
     return lines
 
 
@@ -76,8 +90,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     unit = unit_of(comparison.metric)
     session = comparison.session
     print(f"{old.path} -> {new.path}", file=out)
-    print(f"session: {format_value(session.before, unit)} -> {format_value(session.after, unit)} "
-          f"({format_percent(session.percent)}), {session.status}; changes under {floor.text} ignored", file=out)
+    print(
+        f"session: {format_value(session.before, unit)} -> {format_value(session.after, unit)} "
+        f"({format_percent(session.percent)}), {session.status}; changes under {floor.text} ignored",
+        file=out,
+    )
     listed = sorted(comparison.tests, key=lambda c: c.change, reverse=True)
     if not args.all:
         listed = [c for c in listed if c.status != "same"]

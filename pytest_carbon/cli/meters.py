@@ -38,13 +38,17 @@ def main(argv: list[str]) -> int:
         for note in estimate.notes:
             print(f"  note: {note}")
         memory = constant("memory_w_per_gb")
-        print(f"  constants: CPU watts per vCPU from pytest_carbon/data/cpu_power.csv (Cloud Carbon Footprint); "
-              f"memory {memory.value} {memory.unit} ({memory.source}, {memory.year})")
+        print(
+            f"  constants: CPU watts per vCPU from pytest_carbon/data/cpu_power.csv (Cloud Carbon Footprint); "
+            f"memory {memory.value} {memory.unit} ({memory.source}, {memory.year})"
+        )
     else:
         print("Nothing is estimated: every component is measured.")
     world = world_average()
     print()
     print(f"Default grid intensity: {world.g_per_kwh:g} gCO2e/kWh ({world.label}); PUE 1.0 unless configured.")
-    print("With `pytest --carbon-meters=auto` (the default) the run uses: "
-          + ", ".join([k for k, p in probes.items() if p.available] + (["estimate"] if estimated else [])))
+    print(
+        "With `pytest --carbon-meters=auto` (the default) the run uses: "
+        + ", ".join([k for k, p in probes.items() if p.available] + (["estimate"] if estimated else []))
+    )
     return 0

@@ -90,42 +90,144 @@ class OptionSpec(NamedTuple):
 
 
 OPTIONS: list[OptionSpec] = [
-    OptionSpec("budget", "--carbon-budget", "carbon_budget", _quantity, None,
-               "fail the session if it emits more than this (e.g. 5g, 200mg, 10Wh)", "QUANTITY"),
-    OptionSpec("test_budget", "--carbon-test-budget", "carbon_test_budget", _quantity, None,
-               "default budget for every test (markers and [tool.pytest_carbon.budgets] patterns win)", "QUANTITY"),
-    OptionSpec("action", "--carbon-action", "carbon_action", _choice("fail", "warn"), "fail",
-               "what a budget overrun does: fail (default) or warn", "fail|warn"),
-    OptionSpec("intensity", "--carbon-intensity", "carbon_intensity", resolve_intensity, None,
-               "grid intensity: gCO2e/kWh number, world, country code (FR), gcp:/aws:/azure:<region>, "
-               "auto, or live:<zone> (default: world average)", "SPEC"),
-    OptionSpec("pue", "--carbon-pue", "carbon_pue", parse_pue, None,
-               "data-centre power usage effectiveness (default: the provider's preset for a cloud region, else 1.0)", "RATIO"),
-    OptionSpec("embodied", "--carbon-embodied", "carbon_embodied", _flag, False,
-               "include the hardware's embodied emissions (SCI share; see [tool.pytest_carbon.embodied_hardware])",
-               is_switch=True),
-    OptionSpec("meters", "--carbon-meters", "carbon_meters", parse_meter_list, ("auto",),
-               "auto (default) or a comma-separated list of meters, e.g. rapl,estimate", "LIST"),
-    OptionSpec("gpus", "--carbon-gpus", "carbon_gpus", parse_gpus, "visible",
-               "GPUs to meter: visible (default, as CUDA_VISIBLE_DEVICES allows), all, or indices such as 0,2",
-               "all|visible|LIST"),
-    OptionSpec("scope", "--carbon-scope", "carbon_scope", _choice("process", "machine"), None,
-               "charge tests the whole machine's energy (machine) or this process tree's share (process); "
-               "default: process under pytest-xdist, machine otherwise", "process|machine"),
-    OptionSpec("top", "--carbon-top", "carbon_top", _count, 5,
-               "how many of the costliest tests the summary lists (default 5)", "N"),
-    OptionSpec("json", "--carbon-json", "carbon_json", _path, None,
-               "write the JSON report to this path", "PATH"),
-    OptionSpec("md", "--carbon-md", "carbon_md", _path, None,
-               "write a Markdown summary to this path (also appended to $GITHUB_STEP_SUMMARY when set)", "PATH"),
-    OptionSpec("html", "--carbon-html", "carbon_html", _path, None,
-               "write a self-contained HTML report with charts to this path", "PATH"),
-    OptionSpec("compare", "--carbon-compare", "carbon_compare", _path, None,
-               "compare with this earlier JSON report (a missing file only warns)", "PATH"),
-    OptionSpec("compare_fail", "--carbon-compare-fail", "carbon_compare_fail", _percent, None,
-               "fail the run when a test or the session grows by more than PCT percent against --carbon-compare", "PCT"),
-    OptionSpec("compare_min", "--carbon-compare-min", "carbon_compare_min", _quantity, None,
-               "noise floor for the comparison: smaller changes never count (default 1 J)", "QUANTITY"),
+    OptionSpec(
+        "budget",
+        "--carbon-budget",
+        "carbon_budget",
+        _quantity,
+        None,
+        "fail the session if it emits more than this (e.g. 5g, 200mg, 10Wh)",
+        "QUANTITY",
+    ),
+    OptionSpec(
+        "test_budget",
+        "--carbon-test-budget",
+        "carbon_test_budget",
+        _quantity,
+        None,
+        "default budget for every test (markers and [tool.pytest_carbon.budgets] patterns win)",
+        "QUANTITY",
+    ),
+    OptionSpec(
+        "action",
+        "--carbon-action",
+        "carbon_action",
+        _choice("fail", "warn"),
+        "fail",
+        "what a budget overrun does: fail (default) or warn",
+        "fail|warn",
+    ),
+    OptionSpec(
+        "intensity",
+        "--carbon-intensity",
+        "carbon_intensity",
+        resolve_intensity,
+        None,
+        "grid intensity: gCO2e/kWh number, world, country code (FR), gcp:/aws:/azure:<region>, "
+        "auto, or live:<zone> (default: world average)",
+        "SPEC",
+    ),
+    OptionSpec(
+        "pue",
+        "--carbon-pue",
+        "carbon_pue",
+        parse_pue,
+        None,
+        "data-centre power usage effectiveness (default: the provider's preset for a cloud region, else 1.0)",
+        "RATIO",
+    ),
+    OptionSpec(
+        "embodied",
+        "--carbon-embodied",
+        "carbon_embodied",
+        _flag,
+        False,
+        "include the hardware's embodied emissions (SCI share; see [tool.pytest_carbon.embodied_hardware])",
+        is_switch=True,
+    ),
+    OptionSpec(
+        "meters",
+        "--carbon-meters",
+        "carbon_meters",
+        parse_meter_list,
+        ("auto",),
+        "auto (default) or a comma-separated list of meters, e.g. rapl,estimate",
+        "LIST",
+    ),
+    OptionSpec(
+        "gpus",
+        "--carbon-gpus",
+        "carbon_gpus",
+        parse_gpus,
+        "visible",
+        "GPUs to meter: visible (default, as CUDA_VISIBLE_DEVICES allows), all, or indices such as 0,2",
+        "all|visible|LIST",
+    ),
+    OptionSpec(
+        "scope",
+        "--carbon-scope",
+        "carbon_scope",
+        _choice("process", "machine"),
+        None,
+        "charge tests the whole machine's energy (machine) or this process tree's share (process); "
+        "default: process under pytest-xdist, machine otherwise",
+        "process|machine",
+    ),
+    OptionSpec(
+        "top",
+        "--carbon-top",
+        "carbon_top",
+        _count,
+        5,
+        "how many of the costliest tests the summary lists (default 5)",
+        "N",
+    ),
+    OptionSpec("json", "--carbon-json", "carbon_json", _path, None, "write the JSON report to this path", "PATH"),
+    OptionSpec(
+        "md",
+        "--carbon-md",
+        "carbon_md",
+        _path,
+        None,
+        "write a Markdown summary to this path (also appended to $GITHUB_STEP_SUMMARY when set)",
+        "PATH",
+    ),
+    OptionSpec(
+        "html",
+        "--carbon-html",
+        "carbon_html",
+        _path,
+        None,
+        "write a self-contained HTML report with charts to this path",
+        "PATH",
+    ),
+    OptionSpec(
+        "compare",
+        "--carbon-compare",
+        "carbon_compare",
+        _path,
+        None,
+        "compare with this earlier JSON report (a missing file only warns)",
+        "PATH",
+    ),
+    OptionSpec(
+        "compare_fail",
+        "--carbon-compare-fail",
+        "carbon_compare_fail",
+        _percent,
+        None,
+        "fail the run when a test or the session grows by more than PCT percent against --carbon-compare",
+        "PCT",
+    ),
+    OptionSpec(
+        "compare_min",
+        "--carbon-compare-min",
+        "carbon_compare_min",
+        _quantity,
+        None,
+        "noise floor for the comparison: smaller changes never count (default 1 J)",
+        "QUANTITY",
+    ),
 ]
 TABLE_KEYS = {
     "budgets": "a table mapping node-id glob patterns to quantities",
@@ -174,10 +276,14 @@ def read_table(pyproject: Path | None) -> dict[str, Any]:
         with pyproject.open("rb") as handle:
             document = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise CarbonConfigError(str(pyproject), "pyproject.toml", f"cannot be read ({error})", "a valid TOML file") from None
+        raise CarbonConfigError(
+            str(pyproject), "pyproject.toml", f"cannot be read ({error})", "a valid TOML file"
+        ) from None
     table = document.get("tool", {}).get("pytest_carbon", {})
     if not isinstance(table, dict):
-        raise CarbonConfigError(table, f"{pyproject} [tool] pytest_carbon", "is not a table", "a [tool.pytest_carbon] table")
+        raise CarbonConfigError(
+            table, f"{pyproject} [tool] pytest_carbon", "is not a table", "a [tool.pytest_carbon] table"
+        )
     return table
 
 
@@ -197,7 +303,9 @@ def load_settings(
 
             close = get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise CarbonConfigError(key, f"{pyproject}", f"is an unknown key in [{PYPROJECT_TABLE}]{hint}", "the keys " + ", ".join(known))
+            raise CarbonConfigError(
+                key, f"{pyproject}", f"is an unknown key in [{PYPROJECT_TABLE}]{hint}", "the keys " + ", ".join(known)
+            )
     values: dict[str, Setting] = {}
     for spec in OPTIONS:
         if cli.get(spec.key) not in (None, False) and spec.flag:
@@ -207,7 +315,9 @@ def load_settings(
         elif ini.get(spec.key) not in (None, "") and spec.ini:
             origin, raw = f"{ini_file} option {spec.ini}", ini[spec.key]
         else:
-            values[spec.key] = Setting(spec.default if spec.key != "intensity" else resolve_intensity(None, "default"), "default")
+            values[spec.key] = Setting(
+                spec.default if spec.key != "intensity" else resolve_intensity(None, "default"), "default"
+            )
             continue
         values[spec.key] = Setting(spec.parse(raw, origin), origin)
     patterns: list[PatternBudget] = []

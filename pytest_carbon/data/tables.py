@@ -21,7 +21,7 @@ class Table(NamedTuple):
         prefix = key.lower() + ":"
         for line in self.header:
             if line.lower().startswith(prefix):
-                return line[len(prefix):].strip()
+                return line[len(prefix) :].strip()
         return None
 
 

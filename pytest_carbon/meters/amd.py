@@ -83,7 +83,9 @@ def _probe_initialised(amdsmi: ModuleType, gpus: str, environ: Mapping[str, str]
         ]
     except Exception as error:
         _shutdown(amdsmi)
-        return Probe("amdsmi", False, f"amdsmi started but listing GPUs failed: {type(error).__name__}: {error}", fix=_FIX)
+        return Probe(
+            "amdsmi", False, f"amdsmi started but listing GPUs failed: {type(error).__name__}: {error}", fix=_FIX
+        )
     if not devices:
         _shutdown(amdsmi)
         return Probe("amdsmi", False, "amdsmi works but this machine has no AMD GPU")
@@ -92,9 +94,19 @@ def _probe_initialised(amdsmi: ModuleType, gpus: str, environ: Mapping[str, str]
     if visible is not None:
         hip_environ["CUDA_VISIBLE_DEVICES"] = visible
     choice = choose_gpus(devices, gpus, hip_environ, origin)
-    notes = [n.replace("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in environ else "CUDA_VISIBLE_DEVICES") for n in choice.notes]
+    notes = [
+        n.replace(
+            "CUDA_VISIBLE_DEVICES",
+            "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in environ else "CUDA_VISIBLE_DEVICES",
+        )
+        for n in choice.notes
+    ]
     return gpu_probe(
-        "amdsmi", "amdsmi", choice, notes, dict(enumerate(handles)),
+        "amdsmi",
+        "amdsmi",
+        choice,
+        notes,
+        dict(enumerate(handles)),
         lambda handle: _reading_mode(amdsmi, handle),
         lambda chosen: AmdSmiSource(amdsmi, chosen),
         lambda: _shutdown(amdsmi),

@@ -198,6 +198,8 @@ def gpu_split_note(attributor: Attributor) -> str:
     if attributor.gpu_split == {"utilisation"}:
         return "workers share the GPUs: GPU energy is split by each worker's share of NVML per-process utilisation"
     if "utilisation" in attributor.gpu_split:
-        return ("workers share the GPUs: split by NVML per-process utilisation where the driver reported it, "
-                "evenly among the active workers otherwise")
+        return (
+            "workers share the GPUs: split by NVML per-process utilisation where the driver reported it, "
+            "evenly among the active workers otherwise"
+        )
     return "workers share the GPUs: no per-process utilisation from the driver, so GPU energy is split evenly among the active workers"

@@ -91,7 +91,16 @@ _AMD_FAMILY_MODEL = {
     (25, 17): "EPYC 4th Gen",
     (25, 160): "EPYC 4th Gen",  # Bergamo (Zen 4c)
 }
-_INTEL_MODEL = {106: "Ice Lake", 108: "Ice Lake", 143: "Sapphire Rapids", 207: "Emerald Rapids", 79: "Broadwell", 63: "Haswell", 62: "Ivy Bridge", 45: "Sandy Bridge"}
+_INTEL_MODEL = {
+    106: "Ice Lake",
+    108: "Ice Lake",
+    143: "Sapphire Rapids",
+    207: "Emerald Rapids",
+    79: "Broadwell",
+    63: "Haswell",
+    62: "Ivy Bridge",
+    45: "Sandy Bridge",
+}
 
 
 def microarchitecture(cpu: CpuInfo) -> tuple[str | None, str]:

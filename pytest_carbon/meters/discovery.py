@@ -90,7 +90,9 @@ def select_meters(requested: tuple[str, ...], options: MeterOptions, origin: str
                 continue
             fix = f"; fix: {probe.fix}" if probe.fix else ""
             raise CarbonConfigError(
-                ",".join(requested), origin, f"asks for {name}, which is unavailable here: {probe.summary}{fix}",
+                ",".join(requested),
+                origin,
+                f"asks for {name}, which is unavailable here: {probe.summary}{fix}",
                 "auto, or meters that `python -m pytest_carbon meters` lists as available",
             )
         assert probe.meter is not None

@@ -100,7 +100,9 @@ class EstimateMeter(Meter):
         if "cpu" in covers:
             channels.append(Channel("estimate", "cpu", "cpu", (("model", self.model.describe()),)))
         if "memory" in covers:
-            channels.append(Channel("estimate", "memory", "memory", (("model", f"{self.memory_w_per_gb} W per GB in use"),)))
+            channels.append(
+                Channel("estimate", "memory", "memory", (("model", f"{self.memory_w_per_gb} W per GB in use"),))
+            )
         self.channels = tuple(channels)
         self.poll_interval_s: float | None = self.memory_refresh_s if "memory" in covers else None
         self._clock: MachineCpuTime | None = None
@@ -237,9 +239,9 @@ class EstimateMeter(Meter):
 
 def probe_estimate(covers: frozenset[str]) -> Probe:
     meter = EstimateMeter(covers)
-    notes = [f"CPU {meter.cpu.model_name!r}: {meter.model.recognised_by}; {meter.cpu.vcpus} vCPUs from {meter.cpu.vcpus_source}"]
+    notes = [
+        f"CPU {meter.cpu.model_name!r}: {meter.model.recognised_by}; {meter.cpu.vcpus} vCPUs from {meter.cpu.vcpus_source}"
+    ]
     if meter.model.fallback:
-        notes.append(
-            "this CPU is not in the power table, so an average is used: figures are rougher than usual"
-        )
+        notes.append("this CPU is not in the power table, so an average is used: figures are rougher than usual")
     return Probe("estimate", True, meter.describe(), meter=meter, covers=covers, notes=notes)

@@ -15,7 +15,9 @@ from typing import NamedTuple
 
 from pytest_carbon.values.errors import CarbonConfigError
 
-GPUS_ACCEPTED = "all, visible (default: the GPUs CUDA_VISIBLE_DEVICES allows), or comma-separated device indices such as 0,2"
+GPUS_ACCEPTED = (
+    "all, visible (default: the GPUs CUDA_VISIBLE_DEVICES allows), or comma-separated device indices such as 0,2"
+)
 
 
 class GpuDevice(NamedTuple):
@@ -58,7 +60,9 @@ def parse_gpus(raw: object, origin: str) -> str:
     return ",".join(str(i) for i in dict.fromkeys(indices))
 
 
-def choose_gpus(devices: Sequence[GpuDevice], gpus: str, environ: Mapping[str, str], origin: str = "--carbon-gpus") -> GpuChoice:
+def choose_gpus(
+    devices: Sequence[GpuDevice], gpus: str, environ: Mapping[str, str], origin: str = "--carbon-gpus"
+) -> GpuChoice:
     """The devices `gpus` selects. Raises CarbonConfigError for an index that does not exist."""
     if gpus == "all":
         return GpuChoice(list(devices), ["--carbon-gpus=all: every GPU on the machine is metered"] if devices else [])
@@ -69,7 +73,9 @@ def choose_gpus(devices: Sequence[GpuDevice], gpus: str, environ: Mapping[str, s
         if missing:
             have = ", ".join(str(d.index) for d in devices) or "none"
             raise CarbonConfigError(
-                gpus, origin, f"names GPU index {missing[0]}, which does not exist (this machine has: {have})",
+                gpus,
+                origin,
+                f"names GPU index {missing[0]}, which does not exist (this machine has: {have})",
                 GPUS_ACCEPTED,
             )
         return GpuChoice([by_index[i] for i in wanted])
@@ -138,7 +144,7 @@ def _match(entry: str, ordered: Sequence[GpuDevice]) -> tuple[GpuDevice | None, 
     lowered = entry.lower()
     if lowered.startswith("mig-gpu-"):
         # Pre-R470 form MIG-GPU-<parent uuid>/<gi>/<ci>: the parent is in the name.
-        parent = lowered[len("mig-"):].split("/")[0]
+        parent = lowered[len("mig-") :].split("/")[0]
         found = [d for d in ordered if d.uuid.lower() == parent]
         return (found[0], entry) if len(found) == 1 else (None, None)
     if lowered.startswith("mig-"):

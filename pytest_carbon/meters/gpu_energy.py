@@ -254,7 +254,9 @@ def gpu_probe(
         handle = handles[device.index]
         how = reading(handle)
         if how is None:
-            notes.append(f"GPU {device.index} ({device.name}) reports neither energy nor power through {library} and is not metered")
+            notes.append(
+                f"GPU {device.index} ({device.name}) reports neither energy nor power through {library} and is not metered"
+            )
             continue
         chosen.append((device, handle, how == "counter"))
     if not chosen:

@@ -92,7 +92,9 @@ def probe_nvml(gpus: str, environ: Mapping[str, str], origin: str = "--carbon-gp
         import pynvml
     except ImportError as error:
         return Probe(
-            "nvml", False, f"the NVML bindings cannot be imported ({error})",
+            "nvml",
+            False,
+            f"the NVML bindings cannot be imported ({error})",
             fix="`pip install nvidia-ml-py` (a dependency of pytest-carbon) if this machine has NVIDIA GPUs",
         )
     try:
@@ -119,9 +121,15 @@ def _probe_initialised(pynvml: ModuleType, gpus: str, environ: Mapping[str, str]
     notes = list(choice.notes)
     if not choice.devices:
         _shutdown(pynvml)
-        return Probe("nvml", False, f"no NVIDIA GPU is selected for this run ({len(devices)} on the machine)", notes=notes)
+        return Probe(
+            "nvml", False, f"no NVIDIA GPU is selected for this run ({len(devices)} on the machine)", notes=notes
+        )
     return gpu_probe(
-        "nvml", "NVML", choice, notes, handles,
+        "nvml",
+        "NVML",
+        choice,
+        notes,
+        handles,
         lambda handle: _reading_mode(pynvml, handle),
         lambda chosen: NvmlSource(pynvml, chosen),
         lambda: _shutdown(pynvml),

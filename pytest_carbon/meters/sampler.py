@@ -12,7 +12,9 @@ from pytest_carbon.meters.base import Meter
 class Sampler:
     """One daemon thread that polls the meters that need it (wrapping counters, power)."""
 
-    def __init__(self, meters: list[Meter], dropped: Mapping[str, str], drop: Callable[[Meter, BaseException], None]) -> None:
+    def __init__(
+        self, meters: list[Meter], dropped: Mapping[str, str], drop: Callable[[Meter, BaseException], None]
+    ) -> None:
         self._dropped = dropped
         self._drop = drop
         self._meters = meters

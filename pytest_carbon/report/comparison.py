@@ -45,8 +45,13 @@ def summary_lines(report: Report, limit: int = 10) -> list[tuple[str, str]]:
             what.append(f"{len(regressed)} test{'s' if len(regressed) != 1 else ''}")
         if session["status"] == "regressed":
             what.append("the session")
-        lines.append((f"carbon regression: {' and '.join(what)} grew by more than {fail:g}% "
-                      f"(and more than {comparison['min_change_text']}){suffix}:", bad))
+        lines.append(
+            (
+                f"carbon regression: {' and '.join(what)} grew by more than {fail:g}% "
+                f"(and more than {comparison['min_change_text']}){suffix}:",
+                bad,
+            )
+        )
         if session["status"] == "regressed":
             lines.append((f"  session: {describe_change(session, unit)}", bad))
         for test in regressed[:limit]:

@@ -29,7 +29,9 @@ def escape_property(text: str) -> str:
 
 
 def command(kind: str, message: str, **properties: object) -> str:
-    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value not in (None, ""))
+    props = ",".join(
+        f"{key}={escape_property(str(value))}" for key, value in properties.items() if value not in (None, "")
+    )
     return f"::{kind}{' ' + props if props else ''}::{escape_data(message)}"
 
 
@@ -57,7 +59,13 @@ def workflow_commands(report: Report, rootpath: Path, workspace: str | None = No
     kind = "warning" if session.get("action") == "warn" else "error"
     found: list[tuple[str, str, dict[str, object]]] = []
     for test, test_budget in over_budget(report["tests"]):
-        found.append((f"carbon budget exceeded: {test['nodeid']}", f"carbon budget exceeded: {_verdict_text(test_budget)}", _where(test, rootpath, workspace)))
+        found.append(
+            (
+                f"carbon budget exceeded: {test['nodeid']}",
+                f"carbon budget exceeded: {_verdict_text(test_budget)}",
+                _where(test, rootpath, workspace),
+            )
+        )
     budget = session.get("budget")
     if budget and budget.get("exceeded"):
         found.append(("session carbon budget exceeded", f"the test session emitted {_verdict_text(budget)}", {}))
@@ -70,13 +78,25 @@ def workflow_commands(report: Report, rootpath: Path, workspace: str | None = No
             if change["status"] == "regressed":
                 regressed = by_id.get(change["name"])
                 where = _where(regressed, rootpath, workspace) if regressed is not None else {}
-                found.append((f"carbon regression: {change['name']}", f"grew {limit}: {describe_change(change, unit)}", where))
+                found.append(
+                    (f"carbon regression: {change['name']}", f"grew {limit}: {describe_change(change, unit)}", where)
+                )
         if comparison["session"]["status"] == "regressed":
-            found.append(("carbon regression: session", f"the session grew {limit}: {describe_change(comparison['session'], unit)}", {}))
+            found.append(
+                (
+                    "carbon regression: session",
+                    f"the session grew {limit}: {describe_change(comparison['session'], unit)}",
+                    {},
+                )
+            )
     lines = [command(kind, message, **where, title=title) for title, message, where in found[:PER_KIND]]
     if len(found) > PER_KIND:
         rest = len(found) - PER_KIND + 1
-        lines[-1] = command(kind, f"{rest} more carbon budget overruns or regressions: see the job summary or the JSON report", title="pytest-carbon")
+        lines[-1] = command(
+            kind,
+            f"{rest} more carbon budget overruns or regressions: see the job summary or the JSON report",
+            title="pytest-carbon",
+        )
     return lines
 
 

@@ -85,16 +85,22 @@ def bar_chart(rows: list[tuple[str, list[tuple[float, str, str]], str]], title: 
     biggest = max(sum(v for v, _, _ in segments) for _, segments, _ in rows) or 1.0
     span = CHART_WIDTH - LABEL_WIDTH - 200  # room for the value text after the longest bar
     height = ROW_HEIGHT * len(rows) + 8
-    parts = [f'<svg role="img" aria-label="{e(title)}" viewBox="0 0 {CHART_WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet">']
+    parts = [
+        f'<svg role="img" aria-label="{e(title)}" viewBox="0 0 {CHART_WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet">'
+    ]
     for index, (label, segments, value_text) in enumerate(rows):
         y = 4 + index * ROW_HEIGHT
         shown = label if len(label) <= 58 else "\u2026" + label[-57:]
-        parts.append(f'<text x="{LABEL_WIDTH - 8}" y="{y + 15}" text-anchor="end"><title>{e(label)}</title>{e(shown)}</text>')
+        parts.append(
+            f'<text x="{LABEL_WIDTH - 8}" y="{y + 15}" text-anchor="end"><title>{e(label)}</title>{e(shown)}</text>'
+        )
         x = float(LABEL_WIDTH)
         for value, colour, tooltip in segments:
             width = span * value / biggest
             if width > 0:
-                parts.append(f'<rect class="bar" x="{x:.1f}" y="{y + 3}" width="{width:.1f}" height="{ROW_HEIGHT - 6}" fill="{colour}"><title>{e(tooltip)}</title></rect>')
+                parts.append(
+                    f'<rect class="bar" x="{x:.1f}" y="{y + 3}" width="{width:.1f}" height="{ROW_HEIGHT - 6}" fill="{colour}"><title>{e(tooltip)}</title></rect>'
+                )
             x += width
         parts.append(f'<text class="v" x="{x + 6:.1f}" y="{y + 15}">{e(value_text)}</text>')
     parts.append("</svg>")
@@ -111,8 +117,10 @@ def tests_chart(report: Report) -> str:
         ]
         rows.append((test["nodeid"], segments, f"{format_energy(test['energy_j'])}, {format_mass(test['co2e_g'])}"))
     legend = "".join(f'<span><i style="background:{c}"></i>{p}</span>' for p, c in PHASE_COLOURS.items())
-    return (f'<figure id="chart-tests"><figcaption>Top {len(rows)} of {len(report["tests"])} tests by energy</figcaption>'
-            f'{bar_chart(rows, "energy of the top tests")}<div class="legend">{legend}</div></figure>')
+    return (
+        f'<figure id="chart-tests"><figcaption>Top {len(rows)} of {len(report["tests"])} tests by energy</figcaption>'
+        f'{bar_chart(rows, "energy of the top tests")}<div class="legend">{legend}</div></figure>'
+    )
 
 
 def meters_chart(report: Report) -> str:
@@ -122,23 +130,38 @@ def meters_chart(report: Report) -> str:
         kind = "measured" if meter["measured"] else "estimated"
         for channel in meter["channels"]:
             label = f"{meter['name']}/{channel['name']} ({kind})"
-            rows.append((label, [(channel["energy_j"], colour, f"{label}: {format_energy(channel['energy_j'])}")], format_energy(channel["energy_j"])))
-    legend = (f'<span><i style="background:{MEASURED_COLOUR}"></i>measured</span>'
-              f'<span><i style="background:{ESTIMATED_COLOUR}"></i>estimated</span>')
-    return (f'<figure id="chart-meters"><figcaption>Session energy by meter</figcaption>'
-            f'{bar_chart(rows, "session energy by meter")}<div class="legend">{legend}</div></figure>')
+            rows.append(
+                (
+                    label,
+                    [(channel["energy_j"], colour, f"{label}: {format_energy(channel['energy_j'])}")],
+                    format_energy(channel["energy_j"]),
+                )
+            )
+    legend = (
+        f'<span><i style="background:{MEASURED_COLOUR}"></i>measured</span>'
+        f'<span><i style="background:{ESTIMATED_COLOUR}"></i>estimated</span>'
+    )
+    return (
+        f'<figure id="chart-meters"><figcaption>Session energy by meter</figcaption>'
+        f'{bar_chart(rows, "session energy by meter")}<div class="legend">{legend}</div></figure>'
+    )
 
 
 def _verdict(budget: BudgetRecord | None) -> str:
     if not budget:
         return '<td class="muted">-</td>'
     css = "exceeded" if budget["exceeded"] else "ok"
-    return f'<td class="{css}" title="from {e(budget["source"])}" data-v="{e(css)}">{e(verdict_comparison(budget))}</td>'
+    return (
+        f'<td class="{css}" title="from {e(budget["source"])}" data-v="{e(css)}">{e(verdict_comparison(budget))}</td>'
+    )
 
 
 def tests_table(report: Report) -> str:
-    head = ("<tr><th>test</th><th>outcome</th>" + "".join(f'<th class="n">{p}</th>' for p in PHASES)
-            + '<th class="n">energy</th><th class="n">CO2e</th><th class="n">time</th><th>budget</th></tr>')
+    head = (
+        "<tr><th>test</th><th>outcome</th>"
+        + "".join(f'<th class="n">{p}</th>' for p in PHASES)
+        + '<th class="n">energy</th><th class="n">CO2e</th><th class="n">time</th><th>budget</th></tr>'
+    )
     rows = []
     for test in report["tests"]:
         phases = test["phases"]
@@ -153,7 +176,9 @@ def tests_table(report: Report) -> str:
             + "</tr>"
         )
     # data-sort: the script sorts by energy (column 5) on load; click a heading to re-sort.
-    return f'<table id="tests" class="sortable" data-sort="5"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    return (
+        f'<table id="tests" class="sortable" data-sort="5"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 def fixtures_table(report: Report) -> str:
@@ -165,10 +190,13 @@ def fixtures_table(report: Report) -> str:
     for fixture in fixtures:
         parts = fixture["parts"]
         rows.append(
-            f'<tr><td><code>{e(fixture["label"])}</code></td>' + _n(fixture["setups"], str(fixture["setups"]))
+            f"<tr><td><code>{e(fixture['label'])}</code></td>"
+            + _n(fixture["setups"], str(fixture["setups"]))
             + "".join(_n(parts[p]["energy_j"], format_energy(parts[p]["energy_j"])) for p in ("setup", "teardown"))
-            + _n(fixture["energy_j"], format_energy(fixture["energy_j"])) + _n(fixture["co2e_g"], format_mass(fixture["co2e_g"]))
-            + _n(fixture["duration_s"], f"{fixture['duration_s']:.3f} s") + "</tr>"
+            + _n(fixture["energy_j"], format_energy(fixture["energy_j"]))
+            + _n(fixture["co2e_g"], format_mass(fixture["co2e_g"]))
+            + _n(fixture["duration_s"], f"{fixture['duration_s']:.3f} s")
+            + "</tr>"
         )
     return f'<table id="fixtures" class="sortable"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
@@ -181,23 +209,34 @@ def budgets_section(report: Report) -> str:
     if budget:
         measured, limit = verdict_pair(budget)
         if budget["exceeded"]:
-            parts.append(f'<p class="banner {"warn" if warn else "bad"}">Session over its carbon budget{" (warning only)" if warn else ""}: '
-                         f'{e(measured)} &gt; {e(limit)} (from {e(budget["source"])})</p>')
+            parts.append(
+                f'<p class="banner {"warn" if warn else "bad"}">Session over its carbon budget{" (warning only)" if warn else ""}: '
+                f"{e(measured)} &gt; {e(limit)} (from {e(budget['source'])})</p>"
+            )
         else:
-            parts.append(f'<p class="banner good">Session within its carbon budget: {e(measured)} &lt;= {e(limit)} (from {e(budget["source"])})</p>')
+            parts.append(
+                f'<p class="banner good">Session within its carbon budget: {e(measured)} &lt;= {e(limit)} (from {e(budget["source"])})</p>'
+            )
     judged = judged_tests(report["tests"])
     over = over_budget(report["tests"])
     if judged:
         css = ("warn" if warn else "bad") if over else "good"
-        text = f"{len(over)} of {len(judged)} tests with a budget are over it" if over else f"All {len(judged)} tests with a budget are within it"
+        text = (
+            f"{len(over)} of {len(judged)} tests with a budget are over it"
+            if over
+            else f"All {len(judged)} tests with a budget are within it"
+        )
         items = "".join(
-            f'<li><code>{e(t["nodeid"])}</code>: {e(verdict_comparison(budget))}'
-            f' (from {e(budget["source"])})</li>'
+            f"<li><code>{e(t['nodeid'])}</code>: {e(verdict_comparison(budget))} (from {e(budget['source'])})</li>"
             for t, budget in over
         )
-        parts.append(f'<div class="banner {css}">{e(text)}{" (warning only)" if warn and over else ""}{f"<ul>{items}</ul>" if items else ""}</div>')
+        parts.append(
+            f'<div class="banner {css}">{e(text)}{" (warning only)" if warn and over else ""}{f"<ul>{items}</ul>" if items else ""}</div>'
+        )
     if not parts:
-        parts.append('<p class="muted">No budgets were set (see --carbon-budget, --carbon-test-budget and the carbon marker).</p>')
+        parts.append(
+            '<p class="muted">No budgets were set (see --carbon-budget, --carbon-test-budget and the carbon marker).</p>'
+        )
     return "".join(parts)
 
 
@@ -207,24 +246,32 @@ def comparison_section(report: Report) -> str:
         return ""
     unit = comparison["unit"]
     warn = report["session"].get("action") == "warn"
-    parts = [f'<h2 id="comparison">Compared with the baseline</h2><p>Baseline <code>{e(comparison["baseline"])}</code>: session '
-             f'{e(describe_change(comparison["session"], unit))}; {len(comparison["new"])} new and {len(comparison["removed"])} removed tests; '
-             f'changes under {e(comparison["min_change_text"])} ignored.</p>']
+    parts = [
+        f'<h2 id="comparison">Compared with the baseline</h2><p>Baseline <code>{e(comparison["baseline"])}</code>: session '
+        f"{e(describe_change(comparison['session'], unit))}; {len(comparison['new'])} new and {len(comparison['removed'])} removed tests; "
+        f"changes under {e(comparison['min_change_text'])} ignored.</p>"
+    ]
     if comparison["fail_pct"] is not None:
         if comparison["failed"]:
-            parts.append(f'<p class="banner {"warn" if warn else "bad"}">Regression beyond {comparison["fail_pct"]:g}%{" (warning only)" if warn else ""}</p>')
+            parts.append(
+                f'<p class="banner {"warn" if warn else "bad"}">Regression beyond {comparison["fail_pct"]:g}%{" (warning only)" if warn else ""}</p>'
+            )
         else:
             parts.append(f'<p class="banner good">No regression beyond {comparison["fail_pct"]:g}%</p>')
     changed = [t for t in comparison["tests"] if t["status"] != "same"]
     if changed:
         rows = "".join(
-            f'<tr><td><code>{e(t["name"])}</code></td>' + _n(t["before"], format_value(t["before"], unit)) + _n(t["after"], format_value(t["after"], unit))
+            f"<tr><td><code>{e(t['name'])}</code></td>"
+            + _n(t["before"], format_value(t["before"], unit))
+            + _n(t["after"], format_value(t["after"], unit))
             + _n(t["change_pct"] if t["change_pct"] is not None else 1e300, format_percent(t["change_pct"]))
             + f'<td class="{"exceeded" if t["status"] == "regressed" else ""}">{e(t["status"])}</td></tr>'
             for t in changed
         )
-        parts.append('<table id="changes" class="sortable"><thead><tr><th>test</th><th class="n">before</th><th class="n">after</th>'
-                     f'<th class="n">change</th><th>status</th></tr></thead><tbody>{rows}</tbody></table>')
+        parts.append(
+            '<table id="changes" class="sortable"><thead><tr><th>test</th><th class="n">before</th><th class="n">after</th>'
+            f'<th class="n">change</th><th>status</th></tr></thead><tbody>{rows}</tbody></table>'
+        )
     for title, names in (("New tests", comparison["new"]), ("Removed tests", comparison["removed"])):
         if names:
             items = "".join(f"<li><code>{e(n)}</code></li>" for n in names)
@@ -236,23 +283,41 @@ def comparison_section(report: Report) -> str:
 def settings_section(report: Report) -> str:
     session = report["session"]
     settings = session.get("settings") or {}
-    rows = "".join(f"<tr><td><code>{e(k)}</code></td><td>{e(v['value'])}</td><td class=\"muted\">{e(v['origin'])}</td></tr>" for k, v in settings.items())
-    table = f'<table id="settings"><thead><tr><th>setting</th><th>value</th><th>from</th></tr></thead><tbody>{rows}</tbody></table>' if rows else ""
+    rows = "".join(
+        f'<tr><td><code>{e(k)}</code></td><td>{e(v["value"])}</td><td class="muted">{e(v["origin"])}</td></tr>'
+        for k, v in settings.items()
+    )
+    table = (
+        f'<table id="settings"><thead><tr><th>setting</th><th>value</th><th>from</th></tr></thead><tbody>{rows}</tbody></table>'
+        if rows
+        else ""
+    )
     platform = session.get("platform", {})
     facts = [
         ("how measured", how_measured(session)),
         ("meters", "; ".join(m["description"] for m in session["meters"]) or "none"),
-        ("grid intensity", f"{session['intensity_g_per_kwh']:g} gCO2e/kWh: {session['intensity_source']} (from {session['intensity_origin']})"),
+        (
+            "grid intensity",
+            f"{session['intensity_g_per_kwh']:g} gCO2e/kWh: {session['intensity_source']} (from {session['intensity_origin']})",
+        ),
         ("PUE", f"{session['pue']} (from {session['pue_source']})"),
         ("embodied", session["embodied_label"]),
         ("CPU", f"{session.get('cpu_model')}, {session.get('vcpus')} vCPUs"),
-        ("platform", f"{platform.get('system')} {platform.get('release')} {platform.get('machine')} on {platform.get('hostname')}"),
-        ("versions", f"Python {platform.get('python')}, pytest {platform.get('pytest')}, pytest-carbon {platform.get('pytest_carbon')}"),
+        (
+            "platform",
+            f"{platform.get('system')} {platform.get('release')} {platform.get('machine')} on {platform.get('hostname')}",
+        ),
+        (
+            "versions",
+            f"Python {platform.get('python')}, pytest {platform.get('pytest')}, pytest-carbon {platform.get('pytest_carbon')}",
+        ),
         ("run", f"{session['start']} to {session['end']} ({session['duration_s']:.1f} s)"),
     ]
     items = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
     notes = "".join(f'<p class="muted">note: {e(n)}</p>' for n in session.get("notes", []))
-    return f'<h2 id="provenance">Settings and provenance</h2><div id="settings-block">{table}<dl>{items}</dl>{notes}</div>'
+    return (
+        f'<h2 id="provenance">Settings and provenance</h2><div id="settings-block">{table}<dl>{items}</dl>{notes}</div>'
+    )
 
 
 def render_html(report: Report) -> str:
@@ -260,14 +325,20 @@ def render_html(report: Report) -> str:
     kind = "measured" if session["measured"] else "estimated"
     breakdown = session["breakdown"]
     overhead = sum(breakdown.get(k, 0.0) for k in ("startup_j", "collection_j", "between_j", "finish_j"))
-    incomplete = "" if report["complete"] else f'<p class="banner warn">Incomplete run: {e(report["interrupted"] or "interrupted")}</p>'
+    incomplete = (
+        ""
+        if report["complete"]
+        else f'<p class="banner warn">Incomplete run: {e(report["interrupted"] or "interrupted")}</p>'
+    )
     warnings = "".join(f'<p class="banner warn">warning: {e(w)}</p>' for w in session.get("warnings", []))
-    where = (f"tests {format_energy(breakdown['tests_j'])}, shared fixtures {format_energy(breakdown['fixtures_j'])}, "
-             f"pytest start-up, collection and between tests {format_energy(overhead)}")
+    where = (
+        f"tests {format_energy(breakdown['tests_j'])}, shared fixtures {format_energy(breakdown['fixtures_j'])}, "
+        f"pytest start-up, collection and between tests {format_energy(overhead)}"
+    )
     body = (
         f"<h1>Carbon footprint of the tests</h1>{incomplete}"
         f'<p class="headline"><b>{e(format_energy(session["energy_j"]))}, {e(format_mass(session["co2e_g"]))}</b> '
-        f'for {len(report["tests"])} tests in {session["duration_s"]:.1f} s ({kind})</p>'
+        f"for {len(report['tests'])} tests in {session['duration_s']:.1f} s ({kind})</p>"
         f'<p class="muted">{e(where)}</p>{warnings}'
         f'<h2 id="budgets">Budgets</h2>{budgets_section(report)}'
         f"{comparison_section(report)}"
@@ -280,6 +351,6 @@ def render_html(report: Report) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>pytest-carbon: {e(format_mass(session['co2e_g']))}</title><style>{CSS}</style></head>"
-        f'<body><main>{body}</main>'
+        f"<body><main>{body}</main>"
         f"<script>{SCRIPT}</script></body></html>\n"
     )

@@ -70,7 +70,13 @@ def headline(report: Report) -> list[str]:
     ]
     for meter in session["meters"]:
         label = "measured" if meter["measured"] else "estimated"
-        rows.append([f"meter {cell(meter['name'])} ({label})", format_energy(meter["energy_j"]), _share(meter["energy_j"], total)])
+        rows.append(
+            [
+                f"meter {cell(meter['name'])} ({label})",
+                format_energy(meter["energy_j"]),
+                _share(meter["energy_j"], total),
+            ]
+        )
     lines += table(["where", "energy", "share"], rows, "lrr")
     return lines + [""]
 
@@ -88,13 +94,19 @@ def budget_section(report: Report) -> list[str]:
         measured, limit = verdict_pair(budget)
         if budget["exceeded"]:
             mark = ":warning:" if warn else ":x:"
-            lines.append(f"- {mark} session over budget{' (warning only)' if warn else ''}: {measured} > {limit} (from {cell(budget['source'])})")
+            lines.append(
+                f"- {mark} session over budget{' (warning only)' if warn else ''}: {measured} > {limit} (from {cell(budget['source'])})"
+            )
         else:
-            lines.append(f"- :white_check_mark: session within budget: {measured} <= {limit} (from {cell(budget['source'])})")
+            lines.append(
+                f"- :white_check_mark: session within budget: {measured} <= {limit} (from {cell(budget['source'])})"
+            )
     if judged:
         if over:
             mark = ":warning:" if warn else ":x:"
-            lines.append(f"- {mark} {len(over)} of {len(judged)} tests with a budget are over it{' (warning only)' if warn else ''}")
+            lines.append(
+                f"- {mark} {len(over)} of {len(judged)} tests with a budget are over it{' (warning only)' if warn else ''}"
+            )
         else:
             lines.append(f"- :white_check_mark: all {len(judged)} tests with a budget are within it")
     if over:
@@ -116,22 +128,32 @@ def comparison_section(report: Report) -> list[str]:
     unit = comparison["unit"]
     session = comparison["session"]
     lines = ["### Compared with the baseline", ""]
-    lines.append(f"Baseline `{cell(comparison['baseline'])}`: session {describe_change(session, unit)}; "
-                 f"{len(comparison['new'])} new and {len(comparison['removed'])} removed tests; "
-                 f"changes under {cell(comparison['min_change_text'])} ignored.")
+    lines.append(
+        f"Baseline `{cell(comparison['baseline'])}`: session {describe_change(session, unit)}; "
+        f"{len(comparison['new'])} new and {len(comparison['removed'])} removed tests; "
+        f"changes under {cell(comparison['min_change_text'])} ignored."
+    )
     lines.append("")
     if comparison["fail_pct"] is not None:
         if comparison["failed"]:
             warn = report["session"].get("action") == "warn"
-            lines.append(f"{':warning:' if warn else ':x:'} **regression beyond {comparison['fail_pct']:g}%**"
-                         f"{' (warning only)' if warn else ''}")
+            lines.append(
+                f"{':warning:' if warn else ':x:'} **regression beyond {comparison['fail_pct']:g}%**"
+                f"{' (warning only)' if warn else ''}"
+            )
         else:
             lines.append(f":white_check_mark: no regression beyond {comparison['fail_pct']:g}%")
         lines.append("")
     changed = [t for t in comparison["tests"] if t["status"] != "same"]
     if changed:
         rows = [
-            [code(t["name"]), format_value(t["before"], unit), format_value(t["after"], unit), format_percent(t["change_pct"]), t["status"]]
+            [
+                code(t["name"]),
+                format_value(t["before"], unit),
+                format_value(t["after"], unit),
+                format_percent(t["change_pct"]),
+                t["status"],
+            ]
             for t in changed[:MAX_LISTED]
         ]
         lines += table(["test", "before", "after", "change", "status"], rows, "lrrrl")
@@ -152,18 +174,42 @@ def top_tests(report: Report, top: int) -> list[str]:
     ranked = sorted(report["tests"], key=lambda t: t["co2e_g"], reverse=True)[:top]
     if not ranked:
         return []
-    rows = [[code(t["nodeid"]), format_energy(t["energy_j"]), format_mass(t["co2e_g"]), f"{t['duration_s']:.2f} s", t["outcome"]] for t in ranked]
-    return [f"### Top {len(ranked)} of {len(report['tests'])} tests", ""] + table(["test", "energy", "CO2e", "time", "outcome"], rows, "lrrrl") + [""]
+    rows = [
+        [
+            code(t["nodeid"]),
+            format_energy(t["energy_j"]),
+            format_mass(t["co2e_g"]),
+            f"{t['duration_s']:.2f} s",
+            t["outcome"],
+        ]
+        for t in ranked
+    ]
+    return (
+        [f"### Top {len(ranked)} of {len(report['tests'])} tests", ""]
+        + table(["test", "energy", "CO2e", "time", "outcome"], rows, "lrrrl")
+        + [""]
+    )
 
 
 def fixtures_section(report: Report, top: int) -> list[str]:
     fixtures = [f for f in report["fixtures"] if f["energy_j"] > 0][:top]
     if not fixtures:
         return []
-    rows = [[code(f["label"]), format_energy(f["energy_j"]), format_mass(f["co2e_g"]), f"{f['duration_s']:.2f} s", str(f["setups"])] for f in fixtures]
-    return ["### Costly shared fixtures", "", "Charged to the fixture, not to the tests that use it.", ""] + table(
-        ["fixture", "energy", "CO2e", "time", "set up"], rows, "lrrrr"
-    ) + [""]
+    rows = [
+        [
+            code(f["label"]),
+            format_energy(f["energy_j"]),
+            format_mass(f["co2e_g"]),
+            f"{f['duration_s']:.2f} s",
+            str(f["setups"]),
+        ]
+        for f in fixtures
+    ]
+    return (
+        ["### Costly shared fixtures", "", "Charged to the fixture, not to the tests that use it.", ""]
+        + table(["fixture", "energy", "CO2e", "time", "set up"], rows, "lrrrr")
+        + [""]
+    )
 
 
 def all_tests_rows(report: Report) -> list[str]:
@@ -171,17 +217,28 @@ def all_tests_rows(report: Report) -> list[str]:
     for test in report["tests"]:
         phases = test["phases"]
         rows.append(
-            "| " + " | ".join(
-                [code(test["nodeid"]), test["outcome"], *(format_energy(phases[p]["energy_j"]) for p in ("setup", "call", "teardown")),
-                 format_energy(test["energy_j"]), format_mass(test["co2e_g"]), f"{test['duration_s']:.3f} s"]
-            ) + " |"
+            "| "
+            + " | ".join(
+                [
+                    code(test["nodeid"]),
+                    test["outcome"],
+                    *(format_energy(phases[p]["energy_j"]) for p in ("setup", "call", "teardown")),
+                    format_energy(test["energy_j"]),
+                    format_mass(test["co2e_g"]),
+                    f"{test['duration_s']:.3f} s",
+                ]
+            )
+            + " |"
         )
     return rows
 
 
 def footer(report: Report) -> list[str]:
     session = report["session"]
-    lines = [f"<sub>How measured: {cell(how_measured(session))}. pytest-carbon {cell(session['platform']['pytest_carbon'])}.</sub>", ""]
+    lines = [
+        f"<sub>How measured: {cell(how_measured(session))}. pytest-carbon {cell(session['platform']['pytest_carbon'])}.</sub>",
+        "",
+    ]
     for warning in session.get("warnings", []):
         lines.append(f"> [!WARNING]\n> {cell(warning)}\n")
     return lines
@@ -190,17 +247,26 @@ def footer(report: Report) -> list[str]:
 def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY_LIMIT - RESERVE) -> str:
     """The summary, at most `max_bytes` UTF-8 bytes as long as the fixed sections fit."""
     top = max(top, 1)
-    head = headline(report) + budget_section(report) + comparison_section(report) + top_tests(report, top) + fixtures_section(report, top)
+    head = (
+        headline(report)
+        + budget_section(report)
+        + comparison_section(report)
+        + top_tests(report, top)
+        + fixtures_section(report, top)
+    )
     tail = footer(report)
     text = "\n".join(head) + "\n"
     end = "\n".join(tail) + "\n"
     rows = all_tests_rows(report)
     if not rows:
         return text + end
-    header = "\n".join(
-        [f"<details><summary>All {len(rows)} tests</summary>", ""]
-        + table(["test", "outcome", "setup", "call", "teardown", "energy", "CO2e", "time"], [], "llrrrrrr")
-    ) + "\n"
+    header = (
+        "\n".join(
+            [f"<details><summary>All {len(rows)} tests</summary>", ""]
+            + table(["test", "outcome", "setup", "call", "teardown", "energy", "CO2e", "time"], [], "llrrrrrr")
+        )
+        + "\n"
+    )
     closing = "\n</details>\n\n"
     room = max_bytes - len((text + end + header + closing).encode("utf-8")) - 200  # 200: the truncation note
     kept: list[str] = []
@@ -212,8 +278,10 @@ def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY
         room -= size
     note = ""
     if len(kept) < len(rows):
-        note = (f"\n{len(rows) - len(kept)} of {len(rows)} tests left out to stay within GitHub's "
-                f"1 MiB step summary limit; the JSON and HTML reports have them all.\n")
+        note = (
+            f"\n{len(rows) - len(kept)} of {len(rows)} tests left out to stay within GitHub's "
+            f"1 MiB step summary limit; the JSON and HTML reports have them all.\n"
+        )
     if not kept:
         return text + note + end
     return text + header + "\n".join(kept) + "\n" + note + closing + end

@@ -34,7 +34,16 @@ from pytest_carbon.schema import (
 )
 from pytest_carbon.verdicts.budgets import Verdict
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "RunFacts", "SessionFigures", "build_report", "test_dict", "fixture_dict", "overhead_dict"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "RunFacts",
+    "SessionFigures",
+    "build_report",
+    "test_dict",
+    "fixture_dict",
+    "overhead_dict",
+]
 
 
 @dataclass
@@ -207,7 +216,8 @@ def _meters(facts: RunFacts, channels: Sequence[float]) -> list[MeterRecord]:
                 "description": facts.meter_descriptions.get(name, name),
                 "energy_j": sum(v for _, v in own),
                 "channels": [
-                    {"name": c.name, "component": c.component, "energy_j": v, "details": dict(c.details)} for c, v in own
+                    {"name": c.name, "component": c.component, "energy_j": v, "details": dict(c.details)}
+                    for c, v in own
                 ],
                 "dropped": facts.dropped.get(name),
             }

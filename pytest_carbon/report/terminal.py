@@ -85,7 +85,8 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
                 lines.append(Line(_row(test["energy_j"], test["co2e_g"], test["duration_s"], test["nodeid"]) + flags))
                 if verbosity > 0:
                     phases = ", ".join(
-                        f"{name} {format_energy(p['energy_j'])}/{p['duration_s']:.3f}s" for name, p in test["phases"].items()
+                        f"{name} {format_energy(p['energy_j'])}/{p['duration_s']:.3f}s"
+                        for name, p in test["phases"].items()
                     )
                     lines.append(Line(f"{'':>40}{phases}"))
         fixtures = [f for f in report["fixtures"] if f["energy_j"] > 0]
@@ -134,12 +135,18 @@ def worker_lines(workers: list[WorkerRecord], missing_tests: list[str]) -> list[
     for worker in workers:
         state = "crashed" if worker["crashed"] else ("incomplete" if not worker["complete"] else "")
         overhead = worker.get("overhead")
-        start_up = f", start-up and collection {sum(overhead[p] for p in ('startup', 'collection')):.3g} J" if overhead else ""
-        parts.append(f"{worker['worker']}: {worker['tests']} tests, {worker['energy_j']:.3g} J{start_up}{' [' + state + ']' if state else ''}")
+        start_up = (
+            f", start-up and collection {sum(overhead[p] for p in ('startup', 'collection')):.3g} J" if overhead else ""
+        )
+        parts.append(
+            f"{worker['worker']}: {worker['tests']} tests, {worker['energy_j']:.3g} J{start_up}{' [' + state + ']' if state else ''}"
+        )
     lines = ["workers: " + "; ".join(parts)] if parts else []
     if missing_tests:
         shown = ", ".join(missing_tests[:5]) + (f" and {len(missing_tests) - 5} more" if len(missing_tests) > 5 else "")
-        lines.append(f"missing: no carbon record arrived for {len(missing_tests)} tests (their worker went down): {shown}")
+        lines.append(
+            f"missing: no carbon record arrived for {len(missing_tests)} tests (their worker went down): {shown}"
+        )
     return lines
 
 
@@ -166,9 +173,16 @@ def budget_lines(report: Report) -> list[Line]:
     if judged:
         if over:
             verb = "over budget (warning only: --carbon-action=warn)" if warn else "over budget"
-            lines.append(Line(f"{len(over)} of {len(judged)} tests with a budget are {verb}:", "yellow" if warn else "red"))
+            lines.append(
+                Line(f"{len(over)} of {len(judged)} tests with a budget are {verb}:", "yellow" if warn else "red")
+            )
             for test, test_budget in over:
-                lines.append(Line(f"  {test['nodeid']}: {verdict_comparison(test_budget)} (from {test_budget['source']})", "yellow" if warn else "red"))
+                lines.append(
+                    Line(
+                        f"  {test['nodeid']}: {verdict_comparison(test_budget)} (from {test_budget['source']})",
+                        "yellow" if warn else "red",
+                    )
+                )
         else:
             lines.append(Line(f"all {len(judged)} tests with a budget are within it", "green"))
     budget = session.get("budget")

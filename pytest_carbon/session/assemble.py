@@ -39,7 +39,11 @@ def run_role(config: pytest.Config) -> Role:
     """serial, or under pytest-xdist: worker (runs tests) or controller (gathers results)."""
     if hasattr(config, "workerinput"):
         return "worker"
-    if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "dist", "no") != "no" and not config.option.collectonly:
+    if (
+        config.pluginmanager.hasplugin("xdist")
+        and getattr(config.option, "dist", "no") != "no"
+        and not config.option.collectonly
+    ):
         return "controller"
     return "serial"
 

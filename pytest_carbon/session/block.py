@@ -25,7 +25,13 @@ class Measurement:
 class CarbonMeasurer:
     """The object behind the `carbon` fixture."""
 
-    def __init__(self, read: Callable[[], list[float]], channels: tuple[Channel, ...], measured: dict[str, bool], model: CarbonModel) -> None:
+    def __init__(
+        self,
+        read: Callable[[], list[float]],
+        channels: tuple[Channel, ...],
+        measured: dict[str, bool],
+        model: CarbonModel,
+    ) -> None:
         self._read = read
         self._channels = channels
         self._measured = measured

@@ -41,7 +41,9 @@ class CarbonSession:
         return [
             header_line(
                 {
-                    "meters": [{"description": m.describe(), "measured": m.measured} for m in self.parts.meter_set.meters],
+                    "meters": [
+                        {"description": m.describe(), "measured": m.measured} for m in self.parts.meter_set.meters
+                    ],
                     "intensity_g_per_kwh": intensity.g_per_kwh,
                     "intensity_source": intensity.label,
                     "intensity_note": intensity.note,
@@ -80,7 +82,12 @@ class CarbonSession:
             self.parts.ledger.clear()
 
 
-MARKUP = {"red": {"red": True, "bold": True}, "yellow": {"yellow": True}, "green": {"green": True}, "bold": {"bold": True}}
+MARKUP = {
+    "red": {"red": True, "bold": True},
+    "yellow": {"yellow": True},
+    "green": {"green": True},
+    "bold": {"bold": True},
+}
 
 
 def write_line(terminalreporter: Any, line: Line) -> None:

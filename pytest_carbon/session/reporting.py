@@ -86,7 +86,9 @@ class LocalFigures:
 class Reporting:
     """Builds the one report, judges the session and writes every report file."""
 
-    def __init__(self, parts: SessionParts, source: FiguresSource, writers: Sequence[Writer], json_path: Path | None) -> None:
+    def __init__(
+        self, parts: SessionParts, source: FiguresSource, writers: Sequence[Writer], json_path: Path | None
+    ) -> None:
         self.parts = parts
         self.source = source
         self.writers = list(writers)
@@ -137,7 +139,11 @@ class Reporting:
             figures = self.source.figures(self._every_test())
             verdict = self._session_verdict(figures)
             report = build_report(
-                figures, self.parts.facts, verdict, interrupted is None, interrupted,
+                figures,
+                self.parts.facts,
+                verdict,
+                interrupted is None,
+                interrupted,
                 settings=settings_record(self.parts.settings),
             )
         finally:
@@ -159,8 +165,11 @@ class Reporting:
         assert baseline.report is not None
         settings = self.parts.settings
         return compare(
-            baseline.report, report, baseline=baseline.path,
-            fail_pct=settings.value("compare_fail"), minimum=settings.value("compare_min"),
+            baseline.report,
+            report,
+            baseline=baseline.path,
+            fail_pct=settings.value("compare_fail"),
+            minimum=settings.value("compare_min"),
         ).to_dict()
 
     def _write(self, report: Report) -> None:

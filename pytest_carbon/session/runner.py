@@ -83,7 +83,9 @@ class TestRunner:
             self.ledger.close(PENDING)  # until the first test's setup report claims it
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         settings = self.parts.settings
         default = settings["test_budget"]
         patterns = settings.patterns
@@ -169,7 +171,9 @@ class TestRunner:
         was_xfail = getattr(report, "wasxfail", None)
         if was_xfail is not None:
             del report.wasxfail
-            details += f"\nthe test is marked xfail ({was_xfail or 'no reason'}): xfail excuses its assertions, not its carbon"
+            details += (
+                f"\nthe test is marked xfail ({was_xfail or 'no reason'}): xfail excuses its assertions, not its carbon"
+            )
         path, lineno = record.location
         report.outcome = "failed"
         report.longrepr = BudgetFailure(message, details, path or record.nodeid, lineno or 0)
@@ -195,7 +199,9 @@ class TestRunner:
     # -- shared fixtures ---------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, object, object]:
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
         if fixturedef.scope == "function":
             return (yield)
         record = self.ledger.fixture(FixtureKey(fixturedef.argname, fixturedef.scope, fixturedef.baseid))

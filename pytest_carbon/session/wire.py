@@ -71,7 +71,8 @@ def channels_to_wire(channels: tuple[Channel, ...]) -> list[WireChannel]:
 
 def channels_from_wire(data: list[WireChannel]) -> tuple[Channel, ...]:
     return tuple(
-        Channel(d["meter"], d["name"], cast(Component, d["component"]), tuple(d.get("details", {}).items())) for d in data
+        Channel(d["meter"], d["name"], cast(Component, d["component"]), tuple(d.get("details", {}).items()))
+        for d in data
     )
 
 

@@ -11,6 +11,4 @@ class CarbonConfigError(Exception):
         self.origin = origin
         self.problem = problem
         self.accepted = accepted
-        super().__init__(
-            f"pytest-carbon: {origin}: {value!r} {problem}. Accepted: {accepted}."
-        )
+        super().__init__(f"pytest-carbon: {origin}: {value!r} {problem}. Accepted: {accepted}.")

@@ -61,7 +61,7 @@ def parse_quantity(raw: object, origin: str) -> Quantity:
     if isinstance(raw, bool) or not isinstance(raw, str):
         hint = ""
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            hint = f" (write it as a string with a unit, e.g. \"{raw}g\")"
+            hint = f' (write it as a string with a unit, e.g. "{raw}g")'
         raise CarbonConfigError(raw, origin, f"is not a quantity string{hint}", ACCEPTED)
     match = re.match(_QUANTITY, raw)
     if match is None:

@@ -11,9 +11,15 @@ from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.numbers import non_negative
 from pytest_carbon.values.quantities import Dimension, Quantity, parse_quantity
 
-MARKER_UNITS = {"max_g": ("g", 1.0), "max_mg": ("mg", 1e-3), "max_kg": ("kg", 1e3), "max_j": ("J", 1.0), "max_wh": ("Wh", 3600.0)}
+MARKER_UNITS = {
+    "max_g": ("g", 1.0),
+    "max_mg": ("mg", 1e-3),
+    "max_kg": ("kg", 1e3),
+    "max_j": ("J", 1.0),
+    "max_wh": ("Wh", 3600.0),
+}
 MARKER_ACCEPTED = (
-    "exactly one of: a quantity string (carbon(\"0.5g\")) or one keyword "
+    'exactly one of: a quantity string (carbon("0.5g")) or one keyword '
     "max_g, max_mg, max_kg, max_j, max_wh with a number >= 0 (carbon(max_g=0.5))"
 )
 
@@ -67,12 +73,14 @@ def marker_budget(args: tuple[object, ...], kwargs: dict[str, object], nodeid: s
         raise CarbonConfigError(f"carbon({shown})", origin, "needs exactly one limit", MARKER_ACCEPTED)
     if args:
         return Budget(parse_quantity(args[0], origin), "@pytest.mark.carbon")
-    (key, raw), = kwargs.items()
+    ((key, raw),) = kwargs.items()
     if key not in MARKER_UNITS:
         raise CarbonConfigError(f"carbon({shown})", origin, f"has an unknown keyword {key!r}", MARKER_ACCEPTED)
     value = non_negative(raw)
     if value is None:
-        raise CarbonConfigError(f"carbon({shown})", origin, f"gives {key} a value that is not a number >= 0", MARKER_ACCEPTED)
+        raise CarbonConfigError(
+            f"carbon({shown})", origin, f"gives {key} a value that is not a number >= 0", MARKER_ACCEPTED
+        )
     unit, factor = MARKER_UNITS[key]
     dimension: Dimension = "energy" if unit in ("J", "Wh") else "mass"
     return Budget(Quantity(value * factor, dimension, f"{raw} {unit}"), "@pytest.mark.carbon")

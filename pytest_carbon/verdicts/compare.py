@@ -51,7 +51,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
 
 def _schema_problem(report: object) -> str | None:
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
-        return f"it is not a pytest-carbon report (no \"schema\": \"{SCHEMA}\")"
+        return f'it is not a pytest-carbon report (no "schema": "{SCHEMA}")'
     version = report.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         return f"schema_version {version!r} is newer than this pytest-carbon reads ({SCHEMA_VERSION})"
@@ -195,11 +195,19 @@ def comparability_notes(old: Mapping[str, Any], new: Mapping[str, Any], metric: 
     old_meters = sorted(m.get("name", "?") for m in old_session.get("meters", []))
     new_meters = sorted(m.get("name", "?") for m in new_session.get("meters", []))
     if old_meters != new_meters:
-        notes.append(f"the runs used different meters ({', '.join(old_meters) or 'none'} before, {', '.join(new_meters) or 'none'} now)")
+        notes.append(
+            f"the runs used different meters ({', '.join(old_meters) or 'none'} before, {', '.join(new_meters) or 'none'} now)"
+        )
     if old_session.get("cpu_model") != new_session.get("cpu_model"):
-        notes.append(f"the runs ran on different CPUs ({old_session.get('cpu_model')} before, {new_session.get('cpu_model')} now)")
+        notes.append(
+            f"the runs ran on different CPUs ({old_session.get('cpu_model')} before, {new_session.get('cpu_model')} now)"
+        )
     if metric == "co2e_g":
-        for key, label in (("intensity_g_per_kwh", "grid intensity"), ("pue", "PUE"), ("embodied_included", "embodied emissions")):
+        for key, label in (
+            ("intensity_g_per_kwh", "grid intensity"),
+            ("pue", "PUE"),
+            ("embodied_included", "embodied emissions"),
+        ):
             if old_session.get(key) != new_session.get(key):
                 notes.append(f"the {label} differs ({old_session.get(key)} before, {new_session.get(key)} now)")
     if not new.get("complete", True):
