@@ -1,4 +1,8 @@
-"""A small suite whose one test does as much work as a file says, to make real growth."""
+"""A small suite whose one test burns as many joules as a file says, to make real growth.
+
+Its tests spend known joules on the fake RAPL counter of the `energy_suite` fixture, the
+run's only meter, so every figure is exact whatever else runs on the machine.
+"""
 
 from __future__ import annotations
 
@@ -12,38 +16,33 @@ SUITE = """
 import pathlib
 
 import pytest
-
-
-def work(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
+from energy import burn
 
 
 def test_grows():
-    work(int(pathlib.Path(__file__).with_name("work.txt").read_text()))
+    burn(float(pathlib.Path(__file__).with_name("work.txt").read_text()))
 
 
 def test_steady():
-    work(1000)
+    burn(0.002)
 
 
 @pytest.mark.carbon("100 J")
 def test_budgeted():
-    work(1000)
+    burn(0.003)
 """
-LITTLE = 1_000
-MUCH = 5_000_000  # ~0.25 s of CPU: tenths of a joule even when estimated, well above what
-# another process on the machine (a second xdist worker) adds to a session meanwhile
+LITTLE = 0.001  # joules
+MUCH = 0.5
 
 
-def make_suite(pytester: pytest.Pytester, work: int = LITTLE, **extra: str) -> None:
+def make_suite(pytester: pytest.Pytester, work: float = LITTLE, **extra: str) -> None:
+    """In the directory of `energy_suite`, which the calling test must use."""
+    pytester.makeini("[pytest]\ncarbon_meters = rapl\n")
     pytester.makepyfile(test_work=SUITE, **extra)
     set_work(pytester, work)
 
 
-def set_work(pytester: pytest.Pytester, work: int) -> None:
+def set_work(pytester: pytest.Pytester, work: float) -> None:
     (pytester.path / "work.txt").write_text(str(work))
 
 

@@ -20,6 +20,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest_carbon", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_real_runs(pytester: pytest.Pytester) -> None:
     make_suite(pytester)
     assert pytester.runpytest("--carbon-json=old.json").ret == 0

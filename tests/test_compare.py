@@ -151,6 +151,7 @@ def baseline_run(pytester: pytest.Pytester) -> None:
     set_work(pytester, MUCH)
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_regression_fails_the_run_and_names_the_test_or_warns(pytester: pytest.Pytester) -> None:
     baseline_run(pytester)
     result = pytester.runpytest("--carbon-json=new.json", "--carbon-compare=base.json", "--carbon-compare-fail=50%")
@@ -171,6 +172,7 @@ def test_regression_fails_the_run_and_names_the_test_or_warns(pytester: pytest.P
     warned.stdout.fnmatch_lines(["carbon regression: *grew by more than 50%*(warning only: --carbon-action=warn):", "*test_grows*"])
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_pyproject_threshold_and_same_file_as_the_json_report(pytester: pytest.Pytester) -> None:
     make_suite(pytester, LITTLE)
     pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\ncompare_fail = "25%"\ncompare = "carbon.json"\njson = "carbon.json"\n')
@@ -182,6 +184,7 @@ def test_pyproject_threshold_and_same_file_as_the_json_report(pytester: pytest.P
     assert read(pytester.path / "carbon.json")["comparison"]["fail_pct"] == 25
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_new_and_removed_tests_without_growth_pass(pytester: pytest.Pytester) -> None:
     make_suite(pytester, LITTLE)
     assert pytester.runpytest("--carbon-json=base.json").ret == 0
@@ -197,6 +200,7 @@ def test_new_and_removed_tests_without_growth_pass(pytester: pytest.Pytester) ->
 
 
 @pytest.mark.parametrize("content", [None, "garbage{"])
+@pytest.mark.usefixtures("energy_suite")
 def test_missing_or_unreadable_baseline_warns(pytester: pytest.Pytester, content: str | None) -> None:
     make_suite(pytester, LITTLE)
     if content is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -73,33 +72,32 @@ def test_cgroup_quota(tmp_path):
     assert cgroup_cpu_quota(str(tmp_path / "absent")) is None
 
 
-def _spin(seconds: float) -> float:
-    start = time.process_time()
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        pass
-    return time.process_time() - start
-
-
-def test_estimate_follows_the_cpu_power_model():
+def test_estimate_follows_the_cpu_power_model(monkeypatch):
+    clocks = FakeClocks()
+    others = [0.0]  # busy CPU-seconds of the machine's other processes
+    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
+    monkeypatch.setattr(estimate, "_process_time", clocks.process_time)
+    monkeypatch.setattr(MachineCpuTime, "_others_now", lambda self: others[0])
     meter = EstimateMeter(frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
     meter.start()
     try:
-        t0 = time.perf_counter()
         (before,) = meter.read()
-        time.sleep(0.2)
+        clocks.advance(0.2, busy=0.0)
         (idle,) = meter.read()
-        idle_dt = time.perf_counter() - t0
-        cpu_seconds = _spin(0.3)
+        clocks.advance(0.3, busy=0.3)
         (busy,) = meter.read()
+        clocks.advance(0.1, busy=0.0)
+        others[0] += 0.15
+        (shared,) = meter.read()
     finally:
         meter.close()
     floor = 2 * 0.456  # watts the two vCPUs draw idle
-    idle_energy = idle - before
-    # Idle: at least the floor for the interval; other processes may add a little.
-    assert floor * 0.2 <= idle_energy <= floor * idle_dt + (1.957 - 0.456) * 2 * idle_dt
+    # Idle: the floor for the interval.
+    assert idle - before == pytest.approx(floor * 0.2)
     # Busy: the floor plus (max - min) for every CPU-second this process spent.
-    assert busy - idle >= floor * 0.3 + (1.957 - 0.456) * cpu_seconds * 0.95
+    assert busy - idle == pytest.approx(floor * 0.3 + (1.957 - 0.456) * 0.3)
+    # The machine's other processes count too.
+    assert shared - busy == pytest.approx(floor * 0.1 + (1.957 - 0.456) * 0.15)
 
 
 class FakeClocks:
@@ -251,19 +249,22 @@ def test_a_run_starts_the_sampler_thread_only_after_a_long_interval(pytester, fi
     result.stdout.fnmatch_lines([f"*THREADS {expected}*"])
 
 
-def test_memory_term_uses_memory_in_use():
+def test_memory_term_uses_memory_in_use(monkeypatch, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16000000 kB\nMemFree:         1000000 kB\nMemAvailable:   12000000 kB\n")
+    read_meminfo = estimate.memory_in_use_bytes
+    assert read_meminfo(str(meminfo)) == 4_000_000 * 1024  # total - available
+    clocks = FakeClocks()
+    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
+    monkeypatch.setattr(estimate, "memory_in_use_bytes", lambda: read_meminfo(str(meminfo)))
     meter = EstimateMeter(frozenset({"memory"}))
     meter.start()
     try:
-        time.sleep(0.1)
+        clocks.advance(0.1, busy=0.0)
         (energy,) = meter.read()
     finally:
         meter.close()
-    import psutil
-
-    memory = psutil.virtual_memory()
-    watts = (memory.total - memory.available) / 1e9 * 0.392
-    assert energy == pytest.approx(watts * 0.1, rel=0.5)
+    assert energy == pytest.approx(4_000_000 * 1024 / 1e9 * 0.392 * 0.1)
 
 
 def test_busy_test_is_charged_for_its_cpu_time(pytester):
@@ -275,8 +276,8 @@ def test_busy_test_is_charged_for_its_cpu_time(pytester):
             time.sleep(0.25)
 
         def test_busy():
-            deadline = time.perf_counter() + 0.25
-            while time.perf_counter() < deadline:
+            deadline = time.process_time() + 0.25  # CPU time, however busy the machine
+            while time.process_time() < deadline:
                 pass
         """
     )

@@ -74,16 +74,16 @@ def parse(text: str) -> Page:
 
 
 @pytest.fixture
-def html_run(pytester: pytest.Pytester) -> tuple[Page, dict[str, Any], Path]:
-    make_suite(pytester)
-    pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\n')
-    assert pytester.runpytest("--carbon-json=base.json").ret == 0
-    set_work(pytester, MUCH)
-    result = pytester.runpytest("--carbon-html=report/carbon.html", "--carbon-json=new.json", "--carbon-budget=1 kJ",
-                                "--carbon-compare=base.json", "--carbon-compare-fail=50")
+def html_run(energy_suite: pytest.Pytester) -> tuple[Page, dict[str, Any], Path]:
+    make_suite(energy_suite)
+    energy_suite.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\n')
+    assert energy_suite.runpytest("--carbon-json=base.json").ret == 0
+    set_work(energy_suite, MUCH)
+    result = energy_suite.runpytest("--carbon-html=report/carbon.html", "--carbon-json=new.json", "--carbon-budget=1 kJ",
+                                    "--carbon-compare=base.json", "--carbon-compare-fail=50")
     assert result.ret == 1  # the regression fails the run; the page is still written
-    path = pytester.path / "report" / "carbon.html"
-    return parse(path.read_text(encoding="utf-8")), read(pytester.path / "new.json"), path
+    path = energy_suite.path / "report" / "carbon.html"
+    return parse(path.read_text(encoding="utf-8")), read(energy_suite.path / "new.json"), path
 
 
 def test_structure_verdicts_and_escaping(html_run: tuple[Page, dict[str, Any], Path]) -> None:

@@ -17,6 +17,7 @@ def properties(path: str) -> dict[str, dict[str, str]]:
     return found
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_properties_match_the_json_report(pytester: pytest.Pytester) -> None:
     make_suite(pytester)
     pytester.makepyprojecttoml('[tool.pytest_carbon.budgets]\n"*test_steady" = "5 g"\n')
@@ -35,20 +36,22 @@ def test_properties_match_the_json_report(pytester: pytest.Pytester) -> None:
     assert "carbon_budget" not in found["test_work.test_grows"]
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_failed_and_skipped_tests_get_properties_too_in_xunit2(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_mixed="""
         import pytest
+        from energy import burn
         def test_fails():
             assert 0
         def test_skips():
             pytest.skip("no")
         @pytest.mark.carbon("0.001 J")
         def test_over():
-            sum(range(200000))
+            burn(0.002)
         """
     )
-    result = pytester.runpytest("--junitxml=junit.xml", "-o", "junit_family=xunit2")
+    result = pytester.runpytest("--carbon-meters=rapl", "--junitxml=junit.xml", "-o", "junit_family=xunit2")
     result.assert_outcomes(failed=2, skipped=1)
     assert "::error" not in result.stdout.str()  # annotations only on GitHub Actions
     found = properties(str(pytester.path / "junit.xml"))

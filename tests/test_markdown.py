@@ -30,6 +30,7 @@ def table_after(text: str, header_start: str) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_step_summary_is_appended_and_md_file_written(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary"
     summary.write_text("# Earlier step\n\nkept\n", encoding="utf-8")
@@ -48,9 +49,10 @@ def test_step_summary_is_appended_and_md_file_written(pytester: pytest.Pytester,
     assert len(table_after(text, "| test | energy | CO2e | time | outcome |")) == 3
     assert ":white_check_mark: session within budget" in text
     assert ":white_check_mark: all 1 tests with a budget are within it" in text
-    assert "<sub>How measured: estimate (CPU time" in text
+    assert "<sub>How measured: rapl package-0 [measured]" in text
 
 
+@pytest.mark.usefixtures("energy_suite")
 def test_summary_shows_overruns_and_the_comparison(pytester: pytest.Pytester, tmp_path: Path) -> None:
     make_suite(pytester)
     pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\n[tool.pytest_carbon.budgets]\n"*grows" = "0.01 J"\n')
@@ -79,12 +81,12 @@ _REAL: list[dict[str, Any]] = []
 
 
 @pytest.fixture
-def real_report(pytester: pytest.Pytester) -> dict[str, Any]:
+def real_report(energy_suite: pytest.Pytester) -> dict[str, Any]:
     """The record of a real run, made once for the tests that only render it."""
     if not _REAL:
-        make_suite(pytester)
-        assert pytester.runpytest("--carbon-json=carbon.json").ret == 0
-        _REAL.append(read(pytester.path / "carbon.json"))
+        make_suite(energy_suite)
+        assert energy_suite.runpytest("--carbon-json=carbon.json").ret == 0
+        _REAL.append(read(energy_suite.path / "carbon.json"))
     return copy.deepcopy(_REAL[0])
 
 

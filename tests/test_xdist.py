@@ -5,52 +5,57 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import PowercapTree
 
 pytest.importorskip("xdist")
 
-# Budgets are in joules with wide margins: a heavy test spins ~0.25 s of CPU, a light one
-# does nothing; attribution changes the figures a little, never the verdicts.
+# Heavy tests burn known joules on a fake RAPL counter, light ones burn none. Each worker has
+# a counter of its own (like a pinned GPU), so a light test is charged exactly nothing whatever
+# runs beside it. Attribution charges a heavy test its CPU share of what it burned: 1 kJ is
+# 20 000 times its budget, a margin no load on the machine comes near.
 SUITE = {
     "conftest": """
-        import time
+        import os
+
         import pytest
 
-        def spin(seconds):
-            deadline = time.process_time() + seconds
-            while time.process_time() < deadline:
-                pass
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            os.environ["PYTEST_CARBON_POWERCAP_ROOT"] += "-" + worker
+
+        from energy import burn
 
         @pytest.fixture(scope="session")
         def model():
-            spin(0.05)
+            burn(1)
             return "model"
     """,
     "test_marker": """
         import pytest
-        from conftest import spin
+        from energy import burn
 
         @pytest.mark.carbon(max_j=0.05)
         def test_marker_heavy(model):
-            spin(0.25)
+            burn(1000)
 
         @pytest.mark.carbon(max_j=0.05)
         def test_marker_light(model):
             pass
     """,
     "test_pattern": """
-        from conftest import spin
+        from energy import burn
 
         def test_pattern_heavy():
-            spin(0.25)
+            burn(1000)
 
         def test_pattern_light():
             pass
     """,
     "test_default": """
-        from conftest import spin
+        from energy import burn
 
         def test_default_heavy():
-            spin(0.25)
+            burn(1000)
 
         def test_default_light():
             pass
@@ -75,13 +80,18 @@ meters = "estimate"
 EXPECTED_FAILURES = {"test_marker.py::test_marker_heavy", "test_pattern.py::test_pattern_heavy", "test_default.py::test_default_heavy"}
 
 
+# The runs that judge verdicts read the fake counters; the others keep the real estimate.
+RAPL = "--carbon-meters=rapl"
+
+
 @pytest.fixture
-def suite(pytester, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "300")
-    pytester.makepyprojecttoml(PYPROJECT)
+def suite(energy_suite, tmp_path):
+    for worker in ("gw0", "gw1"):
+        PowercapTree(tmp_path / f"powercap-{worker}").zone("intel-rapl:0", "package-0")
+    energy_suite.makepyprojecttoml(PYPROJECT)
     for name, text in SUITE.items():
-        pytester.makepyfile(**{name: text})
-    return pytester
+        energy_suite.makepyfile(**{name: text})
+    return energy_suite
 
 
 def run(pytester, *args):
@@ -95,8 +105,8 @@ def failed_ids(report):
 
 
 def test_verdicts_are_the_same_serial_and_with_two_workers(suite):
-    serial, serial_report = run(suite)
-    parallel, parallel_report = run(suite, "-n", "2")
+    serial, serial_report = run(suite, RAPL)
+    parallel, parallel_report = run(suite, RAPL, "-n", "2")
     serial.assert_outcomes(passed=9, failed=3)
     parallel.assert_outcomes(passed=9, failed=3)
     assert failed_ids(serial_report) == failed_ids(parallel_report) == EXPECTED_FAILURES
@@ -185,7 +195,7 @@ def test_a_crashed_worker_loses_nothing_already_measured(suite):
 
 @pytest.mark.parametrize("dist", ["load", "loadscope", "loadfile", "loadgroup", "worksteal"])
 def test_every_distribution_mode(suite, dist):
-    result, report = run(suite, "-n", "2", f"--dist={dist}")
+    result, report = run(suite, RAPL, "-n", "2", f"--dist={dist}")
     result.assert_outcomes(passed=9, failed=3)
     assert failed_ids(report) == EXPECTED_FAILURES
     assert len(report["tests"]) == 12
@@ -193,7 +203,7 @@ def test_every_distribution_mode(suite, dist):
 
 @pytest.mark.parametrize("args", [["-n", "0"], ["-p", "no:xdist"]])
 def test_without_workers_the_run_is_serial(suite, args):
-    result, report = run(suite, *args)
+    result, report = run(suite, RAPL, *args)
     result.assert_outcomes(passed=9, failed=3)
     assert report["session"]["scope"] == "machine"
     assert "workers" not in report["session"]
