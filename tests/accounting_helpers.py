@@ -20,7 +20,9 @@ def test_busy():
 """
 
 
-def run_json(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> tuple[pytest.RunResult, dict[str, Any]]:
+def run_json(
+    pytester: pytest.Pytester, *args: str, subprocess: bool = False
+) -> tuple[pytest.RunResult, dict[str, Any]]:
     """Run the suite in `pytester` with a JSON report; return the result and the report."""
     if not list(pytester.path.glob("test_*.py")):
         pytester.makepyfile(test_busy=BUSY_TEST)

@@ -7,8 +7,8 @@ import json
 import pytest
 from fakes import FAKE_AMDSMI_DIR, FakeClock, install, on_pythonpath
 
-from pytest_carbon.meters.discovery import MeterOptions, probe_all
 from pytest_carbon.meters.amd import probe_amdsmi
+from pytest_carbon.meters.discovery import MeterOptions, probe_all
 
 MI300 = {"name": "AMD Instinct MI300X", "base_w": 500.0, "pci": "0000:05:00.0"}
 
@@ -65,7 +65,9 @@ def test_hip_visible_devices_selects(monkeypatch):
 
 
 def test_plugin_with_amd_gpu_and_failure(pytester, monkeypatch, tmp_path):
-    on_pythonpath(monkeypatch, tmp_path, FAKE_AMDSMI_DIR, "FAKE_AMDSMI_CONFIG", {"devices": [MI300], "fail_after_s": 1.0})
+    on_pythonpath(
+        monkeypatch, tmp_path, FAKE_AMDSMI_DIR, "FAKE_AMDSMI_CONFIG", {"devices": [MI300], "fail_after_s": 1.0}
+    )
     pytester.makepyfile("import time\ndef test_a():\n    time.sleep(1.2)\ndef test_b():\n    time.sleep(0.1)\n")
     result = pytester.runpytest_subprocess("--carbon-json=carbon.json")
     result.assert_outcomes(passed=2)

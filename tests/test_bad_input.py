@@ -24,7 +24,10 @@ def assert_usage_error(result, *fragments):
         (["--carbon-pue=0.8"], ["--carbon-pue: '0.8' is below 1.0"]),
         (["--carbon-pue=fast"], ["--carbon-pue: 'fast' is not a number"]),
         (["--carbon-action=explode"], ["--carbon-action: 'explode' is not one of the choices", "fail or warn"]),
-        (["--carbon-meters=geiger"], ["--carbon-meters: 'geiger' names an unknown meter 'geiger'", "auto, or a comma-separated list of rapl"]),
+        (
+            ["--carbon-meters=geiger"],
+            ["--carbon-meters: 'geiger' names an unknown meter 'geiger'", "auto, or a comma-separated list of rapl"],
+        ),
         (["--carbon-top=many"], ["--carbon-top: 'many' is not a whole number"]),
     ],
 )
@@ -46,18 +49,30 @@ def test_requested_meter_that_is_unavailable_explains_and_fixes(pytester, monkey
 @pytest.mark.parametrize(
     ("toml", "fragments"),
     [
-        ('budget = 5', ["[tool.pytest_carbon] budget: 5 is not a quantity string (write it as a string with a unit, e.g. \"5g\")"]),
+        (
+            "budget = 5",
+            ['[tool.pytest_carbon] budget: 5 is not a quantity string (write it as a string with a unit, e.g. "5g")'],
+        ),
         ('budget = "5"', ["[tool.pytest_carbon] budget: '5' has no unit"]),
-        ('budjet = "5g"', ["'budjet' is an unknown key in [tool.pytest_carbon] (did you mean 'budget'?)", "the keys budget, test_budget"]),
+        (
+            'budjet = "5g"',
+            [
+                "'budjet' is an unknown key in [tool.pytest_carbon] (did you mean 'budget'?)",
+                "the keys budget, test_budget",
+            ],
+        ),
         ('pue = "high"', ["[tool.pytest_carbon] pue: 'high' is not a number"]),
-        ('pue = -1.0', ["[tool.pytest_carbon] pue: -1.0 is negative"]),
+        ("pue = -1.0", ["[tool.pytest_carbon] pue: -1.0 is negative"]),
         ('intensity = "Atlantis"', ["[tool.pytest_carbon] intensity: 'Atlantis' is not an intensity"]),
         ('intensity = "ZZZ"', ["[tool.pytest_carbon] intensity: 'ZZZ' is not a country"]),
-        ('action = true', ["[tool.pytest_carbon] action: True is not one of the choices"]),
-        ('meters = 3', ["[tool.pytest_carbon] meters: 3 is not a list of meters"]),
-        ('top = -1', ["[tool.pytest_carbon] top: -1 is not a whole number >= 0"]),
+        ("action = true", ["[tool.pytest_carbon] action: True is not one of the choices"]),
+        ("meters = 3", ["[tool.pytest_carbon] meters: 3 is not a list of meters"]),
+        ("top = -1", ["[tool.pytest_carbon] top: -1 is not a whole number >= 0"]),
         ('budgets = "1g"', ["[tool.pytest_carbon] budgets: '1g' is not a table"]),
-        ('[tool.pytest_carbon.budgets]\n"tests/*" = 1', ["[tool.pytest_carbon.budgets] 'tests/*': 1 is not a quantity string"]),
+        (
+            '[tool.pytest_carbon.budgets]\n"tests/*" = 1',
+            ["[tool.pytest_carbon.budgets] 'tests/*': 1 is not a quantity string"],
+        ),
     ],
 )
 def test_bad_pyproject_values(pytester, toml, fragments):
@@ -99,7 +114,9 @@ def test_bad_marker_arguments_name_the_test(pytester, marker, fragment):
         """
     )
     result = pytester.runpytest()
-    assert_usage_error(result, "@pytest.mark.carbon on test_bad_marker_arguments_name_the_test.py::test_marked", fragment)
+    assert_usage_error(
+        result, "@pytest.mark.carbon on test_bad_marker_arguments_name_the_test.py::test_marked", fragment
+    )
 
 
 def test_usage_error_in_a_subprocess_run_too(pytester):

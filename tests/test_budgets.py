@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ONE_JOULE_ONE_MG
 
 
@@ -98,7 +97,9 @@ def test_nearest_marker_wins_function_over_class_over_module(energy_suite):
     )
     result = run(energy_suite)
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["FAILED test_a.py::TestClass::test_class_level - carbon budget exceeded: 50.00 mgCO2e > 10.00 mgCO2e*"])
+    result.stdout.fnmatch_lines(
+        ["FAILED test_a.py::TestClass::test_class_level - carbon budget exceeded: 50.00 mgCO2e > 10.00 mgCO2e*"]
+    )
 
 
 def test_precedence_marker_over_pattern_over_default(energy_suite):
@@ -176,7 +177,9 @@ def test_ini_test_budget_applies_without_pyproject(energy_suite):
 
 
 def test_session_budget_exceeded_exits_non_zero_with_a_red_line(energy_suite):
-    energy_suite.makepyfile(test_a="from energy import burn\ndef test_one():\n    burn(3)\ndef test_two():\n    burn(4)\n")
+    energy_suite.makepyfile(
+        test_a="from energy import burn\ndef test_one():\n    burn(3)\ndef test_two():\n    burn(4)\n"
+    )
     result = run(energy_suite, "--carbon-budget=5mg")
     result.assert_outcomes(passed=2)
     assert result.ret == 1
@@ -292,7 +295,9 @@ def test_failing_test_over_budget_keeps_its_failure_and_gains_a_section(energy_s
     )
     result = run(energy_suite)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*assert 1 == 2*", "*- carbon budget -*", "carbon budget exceeded: 3.00 mgCO2e > 1.00 mgCO2e*"])
+    result.stdout.fnmatch_lines(
+        ["*assert 1 == 2*", "*- carbon budget -*", "carbon budget exceeded: 3.00 mgCO2e > 1.00 mgCO2e*"]
+    )
 
 
 def test_skipped_test_gets_no_verdict(energy_suite):
@@ -336,7 +341,9 @@ def test_setup_counts_and_teardown_does_not(energy_suite):
     )
     result = run(energy_suite, "--carbon-json=r.json")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["FAILED test_a.py::test_setup_pushes_it_over - carbon budget exceeded: 3.00 mgCO2e > 2.50 mgCO2e*"])
+    result.stdout.fnmatch_lines(
+        ["FAILED test_a.py::test_setup_pushes_it_over - carbon budget exceeded: 3.00 mgCO2e > 2.50 mgCO2e*"]
+    )
     report = json.loads((energy_suite.path / "r.json").read_text())
     second = report["tests"][1]
     assert second["phases"]["teardown"]["energy_j"] == pytest.approx(100.0)

@@ -17,7 +17,9 @@ from pytest_carbon.cli.compare import main
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_carbon", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_carbon", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 @pytest.mark.usefixtures("energy_suite")
@@ -100,7 +102,10 @@ def test_bad_input_exits_2(tmp_path: Path, argv: list[str], words: str) -> None:
     old = write(tmp_path / "old.json", {"a": 1.0})
     new = write(tmp_path / "new.json", {"a": 1.0})
     (tmp_path / "broken.json").write_text("{")
-    argv = [str(old) if a == "OLD" else str(new) if a == "NEW" else str(tmp_path / a) if a.endswith(".json") else a for a in argv]
+    argv = [
+        str(old) if a == "OLD" else str(new) if a == "NEW" else str(tmp_path / a) if a.endswith(".json") else a
+        for a in argv
+    ]
     code, _, err = call(*argv)
     assert code == 2
     assert words in err

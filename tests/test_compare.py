@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from report_suite import LITTLE, MUCH, make_suite, read, set_work
 
-from pytest_carbon.verdicts.compare import DEFAULT_MIN, classify, compare, load_baseline
-from pytest_carbon.values.quantities import Quantity
 from pytest_carbon.report.record import SCHEMA, SCHEMA_VERSION
+from pytest_carbon.values.quantities import Quantity
+from pytest_carbon.verdicts.compare import DEFAULT_MIN, classify, compare, load_baseline
 
 
-def record(tests: dict[str, float], *, session: float | None = None, outcomes: dict[str, str] | None = None) -> dict[str, Any]:
+def record(
+    tests: dict[str, float], *, session: float | None = None, outcomes: dict[str, str] | None = None
+) -> dict[str, Any]:
     outcomes = outcomes or {}
     return {
         "schema": SCHEMA,
@@ -28,7 +30,8 @@ def record(tests: dict[str, float], *, session: float | None = None, outcomes: d
             "cpu_model": "cpu",
         },
         "tests": [
-            {"nodeid": n, "energy_j": e, "co2e_g": e / 1000, "outcome": outcomes.get(n, "passed")} for n, e in tests.items()
+            {"nodeid": n, "energy_j": e, "co2e_g": e / 1000, "outcome": outcomes.get(n, "passed")}
+            for n, e in tests.items()
         ],
         "fixtures": [],
     }
@@ -39,7 +42,9 @@ J = Quantity(1.0, "energy", "1 J")
 
 class TestLogic:
     def test_growth_beyond_the_threshold_regresses(self) -> None:
-        result = compare(record({"a": 10.0, "b": 10.0}), record({"a": 13.0, "b": 10.5}), baseline="old.json", fail_pct=20, minimum=J)
+        result = compare(
+            record({"a": 10.0, "b": 10.0}), record({"a": 13.0, "b": 10.5}), baseline="old.json", fail_pct=20, minimum=J
+        )
         statuses = {t.name: t.status for t in result.tests}
         assert statuses == {"a": "regressed", "b": "same"}
         assert [t.name for t in result.regressed] == ["a"]
@@ -59,10 +64,22 @@ class TestLogic:
 
     def test_noise_floor_keeps_tiny_tests_from_flapping(self) -> None:
         # +900% but only 0.9 J: under the 1 J floor
-        result = compare(record({"tiny": 0.1}, session=100.0), record({"tiny": 1.0}, session=100.0), baseline="b", fail_pct=10, minimum=J)
+        result = compare(
+            record({"tiny": 0.1}, session=100.0),
+            record({"tiny": 1.0}, session=100.0),
+            baseline="b",
+            fail_pct=10,
+            minimum=J,
+        )
         assert result.tests[0].status == "same"
         assert not result.failed
-        lower = compare(record({"tiny": 0.1}), record({"tiny": 1.0}), baseline="b", fail_pct=10, minimum=Quantity(0.5, "energy", "0.5 J"))
+        lower = compare(
+            record({"tiny": 0.1}),
+            record({"tiny": 1.0}),
+            baseline="b",
+            fail_pct=10,
+            minimum=Quantity(0.5, "energy", "0.5 J"),
+        )
         assert lower.tests[0].status == "regressed"
 
     def test_default_floor_is_one_joule(self) -> None:
@@ -77,7 +94,13 @@ class TestLogic:
         assert json.loads(json.dumps(result.to_dict()))["tests"][0]["change_pct"] is None
 
     def test_new_and_removed_tests(self) -> None:
-        result = compare(record({"kept": 1.0, "gone": 1.0}), record({"kept": 1.0, "added": 50.0}), baseline="b", fail_pct=10, minimum=J)
+        result = compare(
+            record({"kept": 1.0, "gone": 1.0}),
+            record({"kept": 1.0, "added": 50.0}),
+            baseline="b",
+            fail_pct=10,
+            minimum=J,
+        )
         assert result.new == ["added"]
         assert result.removed == ["gone"]
         assert [t.name for t in result.tests] == ["kept"]
@@ -89,7 +112,9 @@ class TestLogic:
         assert result.tests == [] and sorted(result.not_compared) == ["s", "x"]
 
     def test_session_growth_regresses(self) -> None:
-        result = compare(record({"a": 1.0}, session=100.0), record({"a": 1.0}, session=150.0), baseline="b", fail_pct=20, minimum=J)
+        result = compare(
+            record({"a": 1.0}, session=100.0), record({"a": 1.0}, session=150.0), baseline="b", fail_pct=20, minimum=J
+        )
         assert result.session.status == "regressed"
         assert result.failed and not result.regressed
 
@@ -157,10 +182,12 @@ def test_regression_fails_the_run_and_names_the_test_or_warns(pytester: pytest.P
     result = pytester.runpytest("--carbon-json=new.json", "--carbon-compare=base.json", "--carbon-compare-fail=50%")
     assert result.ret == 1
     result.assert_outcomes(passed=3)
-    result.stdout.re_match_lines([
-        r"carbon regression: 1 test( and the session)? grew by more than 50% \(and more than 0.05 J\):",
-        r"  test_work.py::test_grows: .*J -> .*J \(\+\d+%\)",
-    ])
+    result.stdout.re_match_lines(
+        [
+            r"carbon regression: 1 test( and the session)? grew by more than 50% \(and more than 0.05 J\):",
+            r"  test_work.py::test_grows: .*J -> .*J \(\+\d+%\)",
+        ]
+    )
     comparison = read(pytester.path / "new.json")["comparison"]
     assert comparison["regressed"] == ["test_work.py::test_grows"]
     assert comparison["failed"] and comparison["fail_pct"] == 50
@@ -169,13 +196,17 @@ def test_regression_fails_the_run_and_names_the_test_or_warns(pytester: pytest.P
     assert {t["name"]: t["status"] for t in comparison["tests"]}["test_work.py::test_steady"] == "same"
     warned = pytester.runpytest("--carbon-compare=base.json", "--carbon-compare-fail=50", "--carbon-action=warn")
     assert warned.ret == 0
-    warned.stdout.fnmatch_lines(["carbon regression: *grew by more than 50%*(warning only: --carbon-action=warn):", "*test_grows*"])
+    warned.stdout.fnmatch_lines(
+        ["carbon regression: *grew by more than 50%*(warning only: --carbon-action=warn):", "*test_grows*"]
+    )
 
 
 @pytest.mark.usefixtures("energy_suite")
 def test_pyproject_threshold_and_same_file_as_the_json_report(pytester: pytest.Pytester) -> None:
     make_suite(pytester, LITTLE)
-    pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\ncompare_fail = "25%"\ncompare = "carbon.json"\njson = "carbon.json"\n')
+    pytester.makepyprojecttoml(
+        '[tool.pytest_carbon]\ncompare_min = "0.05 J"\ncompare_fail = "25%"\ncompare = "carbon.json"\njson = "carbon.json"\n'
+    )
     assert pytester.runpytest().ret == 0  # first run: no baseline yet
     set_work(pytester, MUCH)
     result = pytester.runpytest()
@@ -218,13 +249,15 @@ def test_missing_or_unreadable_baseline_warns(pytester: pytest.Pytester, content
     [
         (["--carbon-compare-fail=ten"], None, "--carbon-compare-fail: 'ten' is not a percentage"),
         (["--carbon-compare-fail=-5"], None, "is not a percentage >= 0"),
-        ([], 'compare_fail = true', "compare_fail: True is not a percentage"),
-        ([], 'compare_min = 5', "compare_min: 5 is not a quantity string"),
+        ([], "compare_fail = true", "compare_fail: True is not a percentage"),
+        ([], "compare_min = 5", "compare_min: 5 is not a quantity string"),
         (["--carbon-compare-min=5"], None, "--carbon-compare-min: '5' has no unit"),
-        ([], 'compare_failure = 5', "did you mean 'compare_fail'"),
+        ([], "compare_failure = 5", "did you mean 'compare_fail'"),
     ],
 )
-def test_bad_settings_are_usage_errors(pytester: pytest.Pytester, args: list[str], pyproject: str | None, words: str) -> None:
+def test_bad_settings_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], pyproject: str | None, words: str
+) -> None:
     pytester.makepyfile("def test_a():\n    pass\n")
     if pyproject:
         pytester.makepyprojecttoml(f"[tool.pytest_carbon]\n{pyproject}\n")

@@ -32,7 +32,9 @@ def test_share_of_a_shared_runner_matches_the_eco_ci_figure() -> None:
     model = parse_hardware({"total_kg": 1151.7, "host_vcpus": 128}, WHERE, machine_vcpus=4)
     assert model.resource_share == 4 / 128
     assert model.g_per_s * 3600 == pytest.approx(1.03, abs=0.005)
-    assert model.label(True).startswith("embodied 1.03 g/h included (total_kg from pyproject 1151.7 kgCO2e, 4-year life, share 0.0312)")
+    assert model.label(True).startswith(
+        "embodied 1.03 g/h included (total_kg from pyproject 1151.7 kgCO2e, 4-year life, share 0.0312)"
+    )
     assert model.label(False) == "embodied emissions excluded (use --carbon-embodied to include)"
 
 
@@ -99,7 +101,9 @@ def test_embodied_share_is_added_per_second_of_use(pytester: pytest.Pytester, ar
         assert test["sci_g"] == pytest.approx(test["co2e_g"])
     assert session["sci"]["tests"] == 1
     assert session["sci"]["g_per_test"] == pytest.approx(session["co2e_g"])
-    result.stdout.fnmatch_lines(["carbon: *| embodied 1.03 g/h included (total_kg from pyproject 1151.7 kgCO2e, 4-year life, share 0.0312)"])
+    result.stdout.fnmatch_lines(
+        ["carbon: *| embodied 1.03 g/h included (total_kg from pyproject 1151.7 kgCO2e, 4-year life, share 0.0312)"]
+    )
 
 
 def test_ini_switch_and_host_vcpus_share(pytester: pytest.Pytester) -> None:
@@ -120,7 +124,10 @@ def test_ini_switch_and_host_vcpus_share(pytester: pytest.Pytester) -> None:
             "[tool.pytest_carbon.embodied_hardware]\nlifetime = 5\n",
             "[tool.pytest_carbon.embodied_hardware]: 'lifetime' is an unknown key (did you mean 'lifetime_years'?)",
         ),
-        ('[tool.pytest_carbon]\nembodied = "sometimes"\n', "[tool.pytest_carbon] embodied: 'sometimes' is not true or false"),
+        (
+            '[tool.pytest_carbon]\nembodied = "sometimes"\n',
+            "[tool.pytest_carbon] embodied: 'sometimes' is not true or false",
+        ),
         ("[tool.pytest_carbon]\nembodied_hardware = 3\n", "[tool.pytest_carbon] embodied_hardware: 3 is not a table"),
     ],
 )

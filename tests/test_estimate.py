@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from pytest_carbon.meters import estimate
 from pytest_carbon.meters.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
 from pytest_carbon.meters.cputime import MachineCpuTime
-from pytest_carbon.meters import estimate
 from pytest_carbon.meters.estimate import EstimateMeter, cpu_power_model
 
 BASE = CpuInfo("", "", None, None, None, 2, "test")
@@ -49,7 +49,9 @@ def test_microarchitecture_from_model_name(name, expected):
     ],
 )
 def test_microarchitecture_from_family_and_model_when_the_name_hides_it(vendor, family, model, stepping, expected):
-    cpu = BASE._replace(model_name="Intel(R) Xeon(R) CPU @ 2.20GHz", vendor=vendor, family=family, model=model, stepping=stepping)
+    cpu = BASE._replace(
+        model_name="Intel(R) Xeon(R) CPU @ 2.20GHz", vendor=vendor, family=family, model=model, stepping=stepping
+    )
     assert microarchitecture(cpu)[0] == expected
 
 

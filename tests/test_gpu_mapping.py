@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.meters.gpu_devices import GpuDevice, choose_gpus, parse_gpus
+from pytest_carbon.values.errors import CarbonConfigError
 
 # NVML numbers GPUs in PCI order; bus ids given out of index order on purpose for index 2/3.
 DEVICES = [
@@ -92,7 +92,10 @@ def test_two_instances_of_one_gpu_meter_it_once():
 
 
 def test_fastest_first_with_mixed_models_is_noted():
-    devices = [GpuDevice(0, "GPU-a", "NVIDIA T4", "00000000:01:00.0"), GpuDevice(1, "GPU-b", "NVIDIA H100", "00000000:02:00.0")]
+    devices = [
+        GpuDevice(0, "GPU-a", "NVIDIA T4", "00000000:01:00.0"),
+        GpuDevice(1, "GPU-b", "NVIDIA H100", "00000000:02:00.0"),
+    ]
     indices, choice = visible("1", None, devices)
     assert indices == [1]
     assert any("PCI bus order" in note for note in choice.notes)
@@ -117,7 +120,9 @@ def test_explicit_index_that_does_not_exist():
     assert "--carbon-gpus" in message and "9" in message and "0, 1, 2, 3" in message
 
 
-@pytest.mark.parametrize("raw, expected", [("all", "all"), (" Visible ", "visible"), ("0, 2,2", "0,2"), (1, "1"), ([0, 3], "0,3")])
+@pytest.mark.parametrize(
+    "raw, expected", [("all", "all"), (" Visible ", "visible"), ("0, 2,2", "0,2"), (1, "1"), ([0, 3], "0,3")]
+)
 def test_parse_gpus(raw, expected):
     assert parse_gpus(raw, "x") == expected
 

@@ -79,8 +79,13 @@ def html_run(energy_suite: pytest.Pytester) -> tuple[Page, dict[str, Any], Path]
     energy_suite.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\n')
     assert energy_suite.runpytest("--carbon-json=base.json").ret == 0
     set_work(energy_suite, MUCH)
-    result = energy_suite.runpytest("--carbon-html=report/carbon.html", "--carbon-json=new.json", "--carbon-budget=1 kJ",
-                                    "--carbon-compare=base.json", "--carbon-compare-fail=50")
+    result = energy_suite.runpytest(
+        "--carbon-html=report/carbon.html",
+        "--carbon-json=new.json",
+        "--carbon-budget=1 kJ",
+        "--carbon-compare=base.json",
+        "--carbon-compare-fail=50",
+    )
     assert result.ret == 1  # the regression fails the run; the page is still written
     path = energy_suite.path / "report" / "carbon.html"
     return parse(path.read_text(encoding="utf-8")), read(energy_suite.path / "new.json"), path
@@ -117,7 +122,14 @@ def test_structure_verdicts_and_escaping(html_run: tuple[Page, dict[str, Any], P
     report = copy.deepcopy(report)
     report["tests"][0]["nodeid"] = "test_x.py::test_p[<script>alert(1)</script>]"
     report["tests"][0]["verdict"] = "exceeded"
-    report["tests"][0]["budget"] = {"limit": 0.001, "unit": "J", "limit_text": "1 mJ", "source": "@pytest.mark.carbon", "measured": 0.5, "exceeded": True}
+    report["tests"][0]["budget"] = {
+        "limit": 0.001,
+        "unit": "J",
+        "limit_text": "1 mJ",
+        "source": "@pytest.mark.carbon",
+        "measured": 0.5,
+        "exceeded": True,
+    }
     text = render_html(report)
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     page = parse(text)
@@ -135,10 +147,23 @@ def test_renders_and_sorts_in_a_browser(html_run: tuple[Page, dict[str, Any], Pa
     _, report, path = html_run
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             "--dump-dom", path.as_uri()],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                path.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert done.returncode == 0, done.stderr[-2000:]
     page = parse(done.stdout)

@@ -7,8 +7,8 @@ from accounting_helpers import QUIET_PLUGINS, operational, run_json
 
 from pytest_carbon.carbon.model import Intensity, choose_pue, resolve_intensity
 from pytest_carbon.cli.intensities import main as intensities_main
-from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.data.tables import load_table
+from pytest_carbon.values.errors import CarbonConfigError
 
 
 def table_value(table: str, column: str, key: str) -> float:
@@ -75,7 +75,12 @@ def test_every_bundled_cloud_region_maps_to_a_bundled_country() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "suggestion"),
-    [("aws:eu-west-33", "'eu-west-3'"), ("gcp:europe-west99", "'europe-west9'"), ("azure:westeuropa", "'westeurope'"), ("FRR", "'FRA'")],
+    [
+        ("aws:eu-west-33", "'eu-west-3'"),
+        ("gcp:europe-west99", "'europe-west9'"),
+        ("azure:westeuropa", "'westeurope'"),
+        ("FRR", "'FRA'"),
+    ],
 )
 def test_unknown_region_or_country_names_it_and_suggests(raw: str, suggestion: str) -> None:
     with pytest.raises(CarbonConfigError) as info:
@@ -109,7 +114,9 @@ def test_malformed_values_are_rejected(raw: object) -> None:
         ({}, "WORLD", None, "no region in the environment"),
     ],
 )
-def test_auto_detects_the_region_and_says_how(environ: dict[str, str], zone: str, provider: str | None, says: str) -> None:
+def test_auto_detects_the_region_and_says_how(
+    environ: dict[str, str], zone: str, provider: str | None, says: str
+) -> None:
     intensity = resolve_intensity("auto", "--carbon-intensity", environ=environ)
     assert (intensity.zone, intensity.provider) == (zone, provider)
     assert intensity.note is not None and says in intensity.note
@@ -117,7 +124,9 @@ def test_auto_detects_the_region_and_says_how(environ: dict[str, str], zone: str
 
 
 def test_auto_skips_an_unknown_cloud_region_with_a_warning() -> None:
-    intensity = resolve_intensity("auto", "--carbon-intensity", environ={"AWS_REGION": "xx-nowhere-1", "CLOUDSDK_COMPUTE_REGION": "europe-west1"})
+    intensity = resolve_intensity(
+        "auto", "--carbon-intensity", environ={"AWS_REGION": "xx-nowhere-1", "CLOUDSDK_COMPUTE_REGION": "europe-west1"}
+    )
     assert intensity.zone == "europe-west1"
     assert intensity.warning is not None and "AWS_REGION=xx-nowhere-1" in intensity.warning
 
@@ -196,30 +205,46 @@ def test_default_is_the_world_average_with_no_overhead(pytester: pytest.Pytester
     session = report["session"]
     assert session["intensity_kind"] == "world" and session["pue"] == 1.0
     assert session["intensity_g_per_kwh"] == table_value("grid_countries.csv", "iso2", "WORLD")
-    result.stdout.fnmatch_lines(["carbon: *intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default) | PUE 1.0 (default*"])
+    result.stdout.fnmatch_lines(
+        ["carbon: *intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default) | PUE 1.0 (default*"]
+    )
 
 
-def test_auto_through_pytest_names_the_variable_in_the_header(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_through_pytest_names_the_variable_in_the_header(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GOOGLE_CLOUD_REGION", "europe-north1")
     pytester.makepyprojecttoml('[tool.pytest_carbon]\nintensity = "auto"\n')
     result, report = run_json(pytester)
     assert report["session"]["intensity_zone"] == "europe-north1" and report["session"]["pue"] == 1.1
-    result.stdout.fnmatch_lines(["carbon: *(gcp:europe-north1 (Finland)*; auto: GOOGLE_CLOUD_REGION=europe-north1; from pyproject.toml*"])
+    result.stdout.fnmatch_lines(
+        ["carbon: *(gcp:europe-north1 (Finland)*; auto: GOOGLE_CLOUD_REGION=europe-north1; from pyproject.toml*"]
+    )
 
 
 def test_auto_with_nothing_found_uses_the_world_average_and_says_so(pytester: pytest.Pytester) -> None:
     result, report = run_json(pytester, "--carbon-intensity=auto")
     assert report["session"]["intensity_kind"] == "world"
-    result.stdout.fnmatch_lines(["carbon: *world average*auto: no region in the environment (checked PYTEST_CARBON_REGION, AWS_REGION*"])
+    result.stdout.fnmatch_lines(
+        ["carbon: *world average*auto: no region in the environment (checked PYTEST_CARBON_REGION, AWS_REGION*"]
+    )
 
 
 @pytest.mark.parametrize(
     ("how", "value", "named"),
     [
         ("flag", "aws:eu-west-33", "--carbon-intensity: 'aws:eu-west-33' is not a region in the bundled AWS table"),
-        ("pyproject", "gcp:europe-wst1", "[tool.pytest_carbon] intensity: 'gcp:europe-wst1' is not a region in the bundled Google Cloud table"),
+        (
+            "pyproject",
+            "gcp:europe-wst1",
+            "[tool.pytest_carbon] intensity: 'gcp:europe-wst1' is not a region in the bundled Google Cloud table",
+        ),
         ("pyproject", "XYZ", "[tool.pytest_carbon] intensity: 'XYZ' is not a country in the bundled table"),
-        ("env", "azure:mars", "environment variable PYTEST_CARBON_REGION (read by --carbon-intensity=auto): 'azure:mars'"),
+        (
+            "env",
+            "azure:mars",
+            "environment variable PYTEST_CARBON_REGION (read by --carbon-intensity=auto): 'azure:mars'",
+        ),
     ],
 )
 def test_unknown_region_is_a_usage_error(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ONE_JOULE_ONE_MG
 
 SUITE = {
@@ -107,7 +106,11 @@ def test_tests_fixtures_and_overhead_add_up_to_the_session_total(energy_suite):
     assert session["energy_j"] == pytest.approx(expected)
     assert accounted(report) == pytest.approx(session["energy_j"], rel=1e-12)
     breakdown = session["breakdown"]
-    parts = breakdown["tests_j"] + breakdown["fixtures_j"] + sum(v for k, v in breakdown.items() if k not in ("tests_j", "fixtures_j"))
+    parts = (
+        breakdown["tests_j"]
+        + breakdown["fixtures_j"]
+        + sum(v for k, v in breakdown.items() if k not in ("tests_j", "fixtures_j"))
+    )
     assert parts == pytest.approx(session["energy_j"], rel=1e-12)
 
 

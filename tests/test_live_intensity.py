@@ -35,7 +35,7 @@ class FakeElectricityMaps:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         fake = self.server.fake
         fake.requests.append((self.path, self.headers.get("auth-token")))
         if fake.delay_s:
@@ -85,11 +85,15 @@ def test_live_value_is_fetched_with_the_key_and_used(pytester: pytest.Pytester, 
     assert session["co2e_g"] == pytest.approx(session["energy_j"] / 3.6e6 * 57.0)
     assert session["warnings"] == []
     result.stdout.fnmatch_lines(
-        ["carbon: *intensity 57 gCO2e/kWh (Electricity Maps live, zone FR for 2026-01-01T10:00:00.000Z; fetched now; from --carbon-intensity)*"]
+        [
+            "carbon: *intensity 57 gCO2e/kWh (Electricity Maps live, zone FR for 2026-01-01T10:00:00.000Z; fetched now; from --carbon-intensity)*"
+        ]
     )
 
 
-def test_second_session_within_the_hour_uses_the_cache(pytester: pytest.Pytester, fake_api: FakeElectricityMaps) -> None:
+def test_second_session_within_the_hour_uses_the_cache(
+    pytester: pytest.Pytester, fake_api: FakeElectricityMaps
+) -> None:
     run_json(pytester, "--carbon-intensity=live:FR")
     fake_api.body = json.dumps({"carbonIntensity": 999}).encode()
     result, report = run_json(pytester, "--carbon-intensity=live:FR")
@@ -140,10 +144,14 @@ def test_without_a_key_no_request_is_made(
     result, report = run_json(pytester, "--carbon-intensity=live:FR")
     assert fake_api.requests == []
     assert report["session"]["intensity_g_per_kwh"] == FRANCE
-    result.stdout.fnmatch_lines(["warning: live intensity for zone FR unavailable (ELECTRICITYMAPS_API_KEY is not set)*"])
+    result.stdout.fnmatch_lines(
+        ["warning: live intensity for zone FR unavailable (ELECTRICITYMAPS_API_KEY is not set)*"]
+    )
 
 
-def test_live_zone_in_pyproject_and_the_subprocess_path(pytester: pytest.Pytester, fake_api: FakeElectricityMaps) -> None:
+def test_live_zone_in_pyproject_and_the_subprocess_path(
+    pytester: pytest.Pytester, fake_api: FakeElectricityMaps
+) -> None:
     pytester.makepyprojecttoml('[tool.pytest_carbon]\nintensity = "live:de"\n')
     _, report = run_json(pytester, subprocess=True)
     assert fake_api.requests == [("/v3/carbon-intensity/latest?zone=DE", "test-key")]
@@ -154,14 +162,18 @@ def test_live_zone_in_pyproject_and_the_subprocess_path(pytester: pytest.Pyteste
 # -- pure logic --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("zone", "expected"), [("FR", "FR"), ("DK-DK1", "DK"), ("US-CAL-CISO", "US"), ("XX-YY", "WORLD")])
+@pytest.mark.parametrize(
+    ("zone", "expected"), [("FR", "FR"), ("DK-DK1", "DK"), ("US-CAL-CISO", "US"), ("XX-YY", "WORLD")]
+)
 def test_fallback_table_value_for_a_zone(zone: str, expected: str) -> None:
     intensity = resolve_intensity(f"live:{zone}", "--carbon-intensity")
     assert intensity.live_zone == zone
     assert intensity.zone == expected
 
 
-def test_cache_expires_after_an_hour_and_is_keyed_by_zone_and_url(fake_api: FakeElectricityMaps, tmp_path: Path) -> None:
+def test_cache_expires_after_an_hour_and_is_keyed_by_zone_and_url(
+    fake_api: FakeElectricityMaps, tmp_path: Path
+) -> None:
     environ = {name: os.environ[name] for name in ("ELECTRICITYMAPS_API_KEY", "ELECTRICITYMAPS_API_URL")}
     environ["PYTEST_CARBON_CACHE_DIR"] = str(tmp_path / "c")
     start = 1_000_000.0
@@ -182,4 +194,3 @@ def test_cache_expires_after_an_hour_and_is_keyed_by_zone_and_url(fake_api: Fake
 def test_fetch_live_leaves_other_intensities_alone() -> None:
     intensity = resolve_intensity("FR", "x")
     assert fetch_live(intensity, {}) is intensity
-

@@ -23,7 +23,7 @@ def table_after(text: str, header_start: str) -> list[list[str]]:
     start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
     assert re.fullmatch(r"\|( ---:? \|)+", lines[start + 1]), lines[start + 1]
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
@@ -31,7 +31,9 @@ def table_after(text: str, header_start: str) -> list[list[str]]:
 
 
 @pytest.mark.usefixtures("energy_suite")
-def test_step_summary_is_appended_and_md_file_written(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_step_summary_is_appended_and_md_file_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     summary = tmp_path / "step_summary"
     summary.write_text("# Earlier step\n\nkept\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -41,7 +43,12 @@ def test_step_summary_is_appended_and_md_file_written(pytester: pytest.Pytester,
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("# Earlier step\n\nkept\n")
     assert text.endswith((pytester.path / "out" / "summary.md").read_text(encoding="utf-8"))
-    assert headings(text) == ["# Earlier step", "## Carbon footprint of the tests", "### Budgets", "### Top 3 of 3 tests"]
+    assert headings(text) == [
+        "# Earlier step",
+        "## Carbon footprint of the tests",
+        "### Budgets",
+        "### Top 3 of 3 tests",
+    ]
     report = read(pytester.path / "carbon.json")
     rows = table_after(text, "| test | outcome | setup | call | teardown |")
     assert sorted(r[0] for r in rows) == sorted(f"`{t['nodeid']}`" for t in report["tests"])
@@ -55,18 +62,24 @@ def test_step_summary_is_appended_and_md_file_written(pytester: pytest.Pytester,
 @pytest.mark.usefixtures("energy_suite")
 def test_summary_shows_overruns_and_the_comparison(pytester: pytest.Pytester, tmp_path: Path) -> None:
     make_suite(pytester)
-    pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_min = "0.05 J"\n[tool.pytest_carbon.budgets]\n"*grows" = "0.01 J"\n')
+    pytester.makepyprojecttoml(
+        '[tool.pytest_carbon]\ncompare_min = "0.05 J"\n[tool.pytest_carbon.budgets]\n"*grows" = "0.01 J"\n'
+    )
     assert pytester.runpytest("--carbon-json=base.json").ret == 0
     set_work(pytester, MUCH)
-    result = pytester.runpytest("--carbon-md=s.md", "--carbon-compare=base.json", "--carbon-compare-fail=50", "--carbon-action=warn")
+    result = pytester.runpytest(
+        "--carbon-md=s.md", "--carbon-compare=base.json", "--carbon-compare-fail=50", "--carbon-action=warn"
+    )
     assert result.ret == 0
     text = (pytester.path / "s.md").read_text(encoding="utf-8")
     assert "### Compared with the baseline" in headings(text)
     assert ":warning: 1 of 2 tests with a budget are over it (warning only)" in text
     over = table_after(text, "| test over budget |")
-    assert [r[0] for r in over] == ["`test_work.py::test_grows`"] and over[0][3] == "[tool.pytest_carbon.budgets] '*grows'"
+    assert [r[0] for r in over] == ["`test_work.py::test_grows`"] and over[0][
+        3
+    ] == "[tool.pytest_carbon.budgets] '*grows'"
     changes = table_after(text, "| test | before | after | change | status |")
-    assert ["`test_work.py::test_grows`", "regressed"] == [changes[0][0], changes[0][4]]
+    assert [changes[0][0], changes[0][4]] == ["`test_work.py::test_grows`", "regressed"]
     assert "**regression beyond 50%** (warning only)" in text
 
 

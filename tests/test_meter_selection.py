@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from fakes import FAKE_NVML_DIR, install
-from pytest_carbon.values.errors import CarbonConfigError
+
 from pytest_carbon.meters.base import Meter
 from pytest_carbon.meters.discovery import MeterOptions, select_meters
+from pytest_carbon.values.errors import CarbonConfigError
 
 
 def test_an_unused_gpu_probe_shuts_nvml_down(monkeypatch):
@@ -119,8 +119,7 @@ def test_official_nvml_bindings_are_asked_where_an_nvidia_driver_is_visible(tmp_
     site = tmp_path / "site"
     (site / "nvidia_ml_py-13.0.0.dist-info").mkdir(parents=True)
     (site / "pynvml.py").write_text(
-        "class NVMLError(Exception):\n    pass\n"
-        "def nvmlInit():\n    raise NVMLError('asked the driver')\n"
+        "class NVMLError(Exception):\n    pass\ndef nvmlInit():\n    raise NVMLError('asked the driver')\n"
     )
     device = tmp_path / "nvidiactl"
     device.write_text("")
@@ -137,8 +136,7 @@ def test_a_module_named_pynvml_from_elsewhere_is_imported_and_asked(tmp_path, mo
     site = tmp_path / "site"
     site.mkdir()
     (site / "pynvml.py").write_text(
-        "class NVMLError(Exception):\n    pass\n"
-        "def nvmlInit():\n    raise NVMLError('no driver here')\n"
+        "class NVMLError(Exception):\n    pass\ndef nvmlInit():\n    raise NVMLError('no driver here')\n"
     )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delitem(__import__("sys").modules, "pynvml", raising=False)

@@ -10,9 +10,8 @@ import pytest
 from fakes import FAKE_NVML_DIR, FakeClock, install, on_pythonpath
 
 from pytest_carbon.meters.discovery import MeterOptions, probe_all
-
-from pytest_carbon.meters.meter_set import MeterSet
 from pytest_carbon.meters.gpu_energy import HORIZON_S
+from pytest_carbon.meters.meter_set import MeterSet
 from pytest_carbon.meters.nvml import probe_nvml
 
 H100 = {"name": "NVIDIA H100 80GB HBM3", "arch": 9, "base_w": 300.0}
@@ -144,7 +143,9 @@ def test_counter_path_tracks_energy_and_interpolates_between_steps(monkeypatch, 
 
 def test_reads_never_decrease_when_power_drops(monkeypatch, clock):
     # A steep curve: extrapolating from recent power overshoots when power falls.
-    _, meter = meter_with_clock(monkeypatch, clock, devices=[{**H100, "base_w": 400, "amplitude_w": 350, "period_s": 0.8}])
+    _, meter = meter_with_clock(
+        monkeypatch, clock, devices=[{**H100, "base_w": 400, "amplitude_w": 350, "period_s": 0.8}]
+    )
     meter.start()
     values = []
     for _ in range(400):
@@ -161,7 +162,9 @@ def test_extrapolation_stops_when_the_counter_stalls(monkeypatch, clock):
 
 
 def test_session_total_is_the_counters_own_figure(monkeypatch, clock):
-    module, meter = meter_with_clock(monkeypatch, clock, devices=[{**H100, "base_w": 250, "amplitude_w": 200, "period_s": 0.7}])
+    module, meter = meter_with_clock(
+        monkeypatch, clock, devices=[{**H100, "base_w": 250, "amplitude_w": 200, "period_s": 0.7}]
+    )
     meter.start()
     device = module.machine.devices[0]
     start_raw = module.nvmlDeviceGetTotalEnergyConsumption(module.nvmlDeviceGetHandleByIndex(0))
@@ -247,16 +250,24 @@ def run_json(pytester, *args):
 
 
 def test_plugin_output_with_two_gpus(pytester, monkeypatch, tmp_path):
-    on_pythonpath(monkeypatch, tmp_path, FAKE_NVML_DIR, "FAKE_NVML_CONFIG", {
-        "devices": [{**H100, "uuid": "GPU-11111111-aaaa"}, {**H100, "uuid": "GPU-22222222-bbbb", "base_w": 100.0}],
-    })
+    on_pythonpath(
+        monkeypatch,
+        tmp_path,
+        FAKE_NVML_DIR,
+        "FAKE_NVML_CONFIG",
+        {
+            "devices": [{**H100, "uuid": "GPU-11111111-aaaa"}, {**H100, "uuid": "GPU-22222222-bbbb", "base_w": 100.0}],
+        },
+    )
     pytester.makepyfile(SUITE)
     result, report = run_json(pytester)
     assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "*nvml GPU 0 NVIDIA H100 80GB HBM3 (GPU-11111111) energy counter, GPU 1 NVIDIA H100 80GB HBM3 (GPU-22222222) energy counter*",
-        "*by meter:*nvml *(GPU 0 NVIDIA H100 80GB HBM3 *J, GPU 1 NVIDIA H100 80GB HBM3 *J)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*nvml GPU 0 NVIDIA H100 80GB HBM3 (GPU-11111111) energy counter, GPU 1 NVIDIA H100 80GB HBM3 (GPU-22222222) energy counter*",
+            "*by meter:*nvml *(GPU 0 NVIDIA H100 80GB HBM3 *J, GPU 1 NVIDIA H100 80GB HBM3 *J)*",
+        ]
+    )
     session = report["session"]
     (nvml,) = [m for m in session["meters"] if m["name"] == "nvml"]
     assert [c["details"]["uuid"] for c in nvml["channels"]] == ["GPU-11111111-aaaa", "GPU-22222222-bbbb"]
@@ -279,7 +290,9 @@ def test_plugin_output_with_two_gpus(pytester, monkeypatch, tmp_path):
 
 def test_short_tests_get_interpolated_figures_and_a_flag(pytester, monkeypatch, tmp_path):
     on_pythonpath(monkeypatch, tmp_path, FAKE_NVML_DIR, "FAKE_NVML_CONFIG", {"devices": [H100]})
-    pytester.makepyfile(SUITE + "\nimport pytest\n@pytest.mark.parametrize('i', range(12))\ndef test_short(i):\n    time.sleep(0.02)\n")
+    pytester.makepyfile(
+        SUITE + "\nimport pytest\n@pytest.mark.parametrize('i', range(12))\ndef test_short(i):\n    time.sleep(0.02)\n"
+    )
     result, report = run_json(pytester, "-v")
     assert result.ret == 0
     short = [t for t in report["tests"] if "::test_short" in t["nodeid"]]
@@ -321,9 +334,15 @@ def test_nvml_failure_mid_run_keeps_outcomes(pytester, monkeypatch, tmp_path):
 
 
 def test_mig_visible_devices_through_pytest(pytester, monkeypatch, tmp_path):
-    on_pythonpath(monkeypatch, tmp_path, FAKE_NVML_DIR, "FAKE_NVML_CONFIG", {
-        "devices": [H100, {**H100, "mig": ["MIG-5f5f5f5f-1234"]}],
-    })
+    on_pythonpath(
+        monkeypatch,
+        tmp_path,
+        FAKE_NVML_DIR,
+        "FAKE_NVML_CONFIG",
+        {
+            "devices": [H100, {**H100, "mig": ["MIG-5f5f5f5f-1234"]}],
+        },
+    )
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-5f5f5f5f-1234")
     pytester.makepyfile("def test_one():\n    pass\n")
     result, report = run_json(pytester)
@@ -348,7 +367,9 @@ def test_gpus_option_from_pyproject_and_bad_values(pytester, monkeypatch, tmp_pa
 
     result = pytester.runpytest("--carbon-gpus=7")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*--carbon-gpus: '7' names GPU index 7, which does not exist (this machine has: 0, 1, 2)*"])
+    result.stderr.fnmatch_lines(
+        ["*--carbon-gpus: '7' names GPU index 7, which does not exist (this machine has: 0, 1, 2)*"]
+    )
     result = pytester.runpytest("--carbon-gpus=first")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--carbon-gpus: 'first' has 'first', which is not a device index*"])
@@ -373,7 +394,9 @@ def test_explicit_meter_request_without_gpu_is_a_usage_error(pytester, monkeypat
     pytester.makepyfile("def test_one():\n    pass\n")
     result = pytester.runpytest("--carbon-meters=nvml")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*asks for nvml, which is unavailable here: NVML works but this machine has no NVIDIA GPU*"])
+    result.stderr.fnmatch_lines(
+        ["*asks for nvml, which is unavailable here: NVML works but this machine has no NVIDIA GPU*"]
+    )
 
 
 def test_sine_curve_matches_its_integral():
@@ -382,8 +405,9 @@ def test_sine_curve_matches_its_integral():
 
     power = importlib.import_module("fake_gpu_power") if "fake_gpu_power" in __import__("sys").modules else None
     if power is None:
-        from fakes import load_fake  # noqa: F401 - loads fake_gpu_power as a side effect
         import sys
+
+        from fakes import load_fake
 
         fake_mod = load_fake("pynvml", FAKE_NVML_DIR)
         power = sys.modules["fake_gpu_power"]

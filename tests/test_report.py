@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ONE_JOULE_ONE_MG
 
 SIMPLE = """
@@ -36,8 +35,23 @@ def test_json_report_has_the_documented_shape(energy_suite):
     assert report["schema"] == "pytest-carbon/report" and report["schema_version"] == 1
     assert report["complete"] is True and report["interrupted"] is None
     session = report["session"]
-    for key in ("energy_j", "co2e_g", "intensity_g_per_kwh", "intensity_source", "pue", "meters", "platform",
-                "cpu_model", "vcpus", "start", "end", "duration_s", "by_meter", "breakdown", "budget"):
+    for key in (
+        "energy_j",
+        "co2e_g",
+        "intensity_g_per_kwh",
+        "intensity_source",
+        "pue",
+        "meters",
+        "platform",
+        "cpu_model",
+        "vcpus",
+        "start",
+        "end",
+        "duration_s",
+        "by_meter",
+        "breakdown",
+        "budget",
+    ):
         assert key in session, key
     assert session["energy_j"] == pytest.approx(14)
     assert session["co2e_g"] == pytest.approx(14 / 3.6e6 * 1.5 * 3600)
@@ -124,14 +138,20 @@ def test_header_line_says_what_measures_and_with_which_intensity(energy_suite):
     energy_suite.makepyfile(test_s=SIMPLE)
     result = energy_suite.runpytest("--carbon-meters=rapl", "--carbon-intensity=FR")
     result.stdout.fnmatch_lines(
-        ["carbon: rapl package-0 [[]measured[]] | intensity 44.18 gCO2e/kWh (France (FR), Ember 2024; from --carbon-intensity) | PUE 1.0 (default: no data-centre overhead assumed) | embodied emissions excluded (use --carbon-embodied to include)"]
+        [
+            "carbon: rapl package-0 [[]measured[]] | intensity 44.18 gCO2e/kWh (France (FR), Ember 2024; from --carbon-intensity) | PUE 1.0 (default: no data-centre overhead assumed) | embodied emissions excluded (use --carbon-embodied to include)"
+        ]
     )
 
 
 def test_default_intensity_is_the_labelled_world_average(pytester):
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest("--carbon-meters=estimate")
-    result.stdout.fnmatch_lines(["carbon: estimate (CPU time x * [[]estimated[]] | intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default) | PUE 1.0 (default: *"])
+    result.stdout.fnmatch_lines(
+        [
+            "carbon: estimate (CPU time x * [[]estimated[]] | intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default) | PUE 1.0 (default: *"
+        ]
+    )
 
 
 def test_summary_shows_session_meters_top_tests_and_verdicts(energy_suite):
@@ -161,7 +181,9 @@ def test_quiet_shortens_and_verbose_lengthens(energy_suite):
     assert "session: 14.0 J" in section and "session within carbon budget" in section
     assert "top " not in section and "how measured" not in section
     verbose = energy_suite.runpytest(*ONE_JOULE_ONE_MG, "-v")
-    verbose.stdout.fnmatch_lines(["all tests:*", "*test_s.py::test_big", "*setup 0 mJ/*s, call 9.00 J/*s, teardown 0 mJ/*s"])
+    verbose.stdout.fnmatch_lines(
+        ["all tests:*", "*test_s.py::test_big", "*setup 0 mJ/*s, call 9.00 J/*s, teardown 0 mJ/*s"]
+    )
     assert "test_s.py::test_small" in verbose.stdout.str().split("carbon footprint")[1]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_carbon.ledger import BETWEEN, COLLECTION, FINISH, Ledger, PENDING, TEARDOWN, FixtureKey
+from pytest_carbon.ledger import BETWEEN, COLLECTION, FINISH, PENDING, TEARDOWN, FixtureKey, Ledger
 
 
 class Clock:
@@ -60,7 +60,7 @@ def test_phases_overhead_and_fixtures_tile_the_session() -> None:
     assert fixture is ledger.fixtures[fixture.key]
     assert list(fixture.durations) == [40, 0]
     overhead = ledger.overhead
-    assert list(overhead.durations[:COLLECTION + 1]) == [1, 2]  # start-up, collection
+    assert list(overhead.durations[: COLLECTION + 1]) == [1, 2]  # start-up, collection
     assert overhead.durations[BETWEEN] == 4  # after the last test, nothing claimed it
     total = sum(r.total_duration for r in (a, b, fixture, overhead))
     assert total == pytest.approx(ledger.session_duration)

@@ -77,7 +77,11 @@ meters = "estimate"
 "test_pattern.py::*" = "0.05 J"
 "test_default.py::*" = "0.05 J"
 """
-EXPECTED_FAILURES = {"test_marker.py::test_marker_heavy", "test_pattern.py::test_pattern_heavy", "test_default.py::test_default_heavy"}
+EXPECTED_FAILURES = {
+    "test_marker.py::test_marker_heavy",
+    "test_pattern.py::test_pattern_heavy",
+    "test_default.py::test_default_heavy",
+}
 
 
 # The runs that judge verdicts read the fake counters; the others keep the real estimate.
@@ -110,7 +114,11 @@ def test_verdicts_are_the_same_serial_and_with_two_workers(suite):
     serial.assert_outcomes(passed=9, failed=3)
     parallel.assert_outcomes(passed=9, failed=3)
     assert failed_ids(serial_report) == failed_ids(parallel_report) == EXPECTED_FAILURES
-    parallel.stdout.fnmatch_lines(["FAILED test_default.py::test_default_heavy - carbon budget exceeded: * mJ > 50.00 mJ (from [[]tool.pytest_carbon.budgets[]] 'test_default.py::[*]')"])
+    parallel.stdout.fnmatch_lines(
+        [
+            "FAILED test_default.py::test_default_heavy - carbon budget exceeded: * mJ > 50.00 mJ (from [[]tool.pytest_carbon.budgets[]] 'test_default.py::[*]')"
+        ]
+    )
     verdicts = {t["nodeid"]: t["verdict"] for t in parallel_report["tests"]}
     assert verdicts["test_marker.py::test_marker_light"] == "ok"
     assert verdicts["test_plain.py::test_many[0]"] == "ok"  # the 50 J default applies
@@ -130,8 +138,11 @@ def test_one_report_with_every_test_worker_overhead_and_merged_fixtures(suite):
     result, report = run(suite, "-n", "2")
     session = report["session"]
     assert {t["nodeid"] for t in report["tests"]} == {
-        *EXPECTED_FAILURES, "test_marker.py::test_marker_light", "test_pattern.py::test_pattern_light",
-        "test_default.py::test_default_light", *(f"test_plain.py::test_many[{n}]" for n in range(6)),
+        *EXPECTED_FAILURES,
+        "test_marker.py::test_marker_light",
+        "test_pattern.py::test_pattern_light",
+        "test_default.py::test_default_light",
+        *(f"test_plain.py::test_many[{n}]" for n in range(6)),
     }
     assert all(t["worker"] in ("gw0", "gw1") for t in report["tests"])
     assert session["scope"] == "process"
@@ -142,7 +153,9 @@ def test_one_report_with_every_test_worker_overhead_and_merged_fixtures(suite):
     (model,) = [f for f in report["fixtures"] if f["name"] == "model"]
     assert model["workers"] in (1, 2) and model["setups"] == model["workers"]
     assert session["missing_tests"] == []
-    result.stdout.fnmatch_lines(["  attributed to this run * of the machine's *", "  workers: gw0: * tests, *; gw1: * tests, *"])
+    result.stdout.fnmatch_lines(
+        ["  attributed to this run * of the machine's *", "  workers: gw0: * tests, *; gw1: * tests, *"]
+    )
 
 
 def test_attributed_parts_add_up_and_stay_within_the_machine_total(suite):
@@ -155,10 +168,14 @@ def test_attributed_parts_add_up_and_stay_within_the_machine_total(suite):
         + session["controller_energy_j"]
     )
     assert parts == pytest.approx(session["attributed_energy_j"], rel=1e-9)
-    assert session["attributed_energy_j"] + session["unattributed_energy_j"] == pytest.approx(session["machine_energy_j"])
+    assert session["attributed_energy_j"] + session["unattributed_energy_j"] == pytest.approx(
+        session["machine_energy_j"]
+    )
     assert 0 < session["attributed_energy_j"] <= session["machine_energy_j"] * 1.01
     assert session["energy_j"] == session["attributed_energy_j"]
-    assert sum(w["energy_j"] for w in session["workers"]) + session["controller_energy_j"] == pytest.approx(session["attributed_energy_j"])
+    assert sum(w["energy_j"] for w in session["workers"]) + session["controller_energy_j"] == pytest.approx(
+        session["attributed_energy_j"]
+    )
 
 
 def test_machine_scope_under_xdist_is_flagged(suite):
@@ -189,7 +206,9 @@ def test_a_crashed_worker_loses_nothing_already_measured(suite):
     assert "test_crash.py::test_before" in recorded and len(recorded) == 7
     crashed = [w for w in session["workers"] if w["crashed"]]
     assert len(crashed) == 1 and "missing" in crashed[0]
-    result.stdout.fnmatch_lines(["*missing: no carbon record arrived for 1 tests (their worker went down): test_crash.py::test_crash*"])
+    result.stdout.fnmatch_lines(
+        ["*missing: no carbon record arrived for 1 tests (their worker went down): test_crash.py::test_crash*"]
+    )
     assert any("went down" in w for w in session["warnings"])
 
 
@@ -213,6 +232,8 @@ def test_process_scope_in_a_serial_run_reports_the_remainder(suite):
     result, report = run(suite, "--carbon-scope=process", "-k", "many")
     session = report["session"]
     assert session["scope"] == "process"
-    assert session["attributed_energy_j"] + session["unattributed_energy_j"] == pytest.approx(session["machine_energy_j"])
+    assert session["attributed_energy_j"] + session["unattributed_energy_j"] == pytest.approx(
+        session["machine_energy_j"]
+    )
     assert 0 < session["attributed_energy_j"] <= session["machine_energy_j"] * 1.01
     result.stdout.fnmatch_lines(["  attributed to this run * of the machine's *"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fakes import FAKE_NVML_DIR, on_pythonpath
+
 from pytest_carbon.meters.attribution import ActiveWorkers, Attributor, gpu_split_note
 from pytest_carbon.meters.base import Channel, Meter
 

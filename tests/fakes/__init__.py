@@ -47,7 +47,9 @@ def install(monkeypatch: pytest.MonkeyPatch, name: str, directory: Path, config:
     return module
 
 
-def on_pythonpath(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, directory: Path, env_var: str, config: dict[str, Any]) -> Path:
+def on_pythonpath(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, directory: Path, env_var: str, config: dict[str, Any]
+) -> Path:
     """For subprocess runs: the fake first on PYTHONPATH, configured through a JSON file."""
     path = tmp_path / f"{env_var.lower()}.json"
     path.write_text(json.dumps(config))

@@ -20,7 +20,8 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DEFAULT_DEVICE = {
     "name": "NVIDIA H100 80GB HBM3",
