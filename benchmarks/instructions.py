@@ -40,7 +40,7 @@ CHILD_ENV["PYTHONHASHSEED"] = "0"  # same dict layouts in every run
 HOLD_REFRESH = """
 import sys
 
-_clock = sys.modules.get("pytest_carbon.cputime")  # loaded only when the plugin is
+_clock = sys.modules.get("pytest_carbon.meters.cputime")  # loaded only when the plugin is
 if _clock is not None:
     _clock.MachineCpuTime.refresh_s = 1e9
     _estimate = sys.modules["pytest_carbon.meters.estimate"]
@@ -62,7 +62,9 @@ def make_suite(root: Path, tests: int, per_file: int = 100, hold_refresh: bool =
 
 
 def instructions(suite: Path, plugin_on: bool, out: Path) -> int:
-    python = os.path.realpath(sys.executable)  # not a shim: valgrind must see the interpreter
+    # The virtual environment's interpreter as it is (its link, not the file it points to):
+    # run through the link, Python finds the environment and the plugin installed in it.
+    python = sys.executable
     args = [python, "-m", "pytest", "-q", *UNRELATED, *([] if plugin_on else ["-p", "no:carbon"]), str(suite)]
     subprocess.run(args, cwd=suite, capture_output=True, env=CHILD_ENV, check=False)  # warm the bytecode
     completed = subprocess.run(
@@ -72,6 +74,8 @@ def instructions(suite: Path, plugin_on: bool, out: Path) -> int:
         text=True,
         env=CHILD_ENV,
     )
+    if plugin_on and "carbon footprint" not in completed.stdout:
+        raise SystemExit(f"the plugin did not run in {suite}:\n{completed.stdout[-2000:]}")
     match = re.search(r"Collected : (\d+)", completed.stderr)
     if match is None:
         raise SystemExit(f"no instruction count from valgrind:\n{completed.stderr[-2000:]}")

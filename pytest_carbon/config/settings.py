@@ -9,16 +9,18 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_carbon.carbon.model import parse_pue, resolve_intensity
 from pytest_carbon.meters.discovery import parse_meter_list
 from pytest_carbon.meters.gpu_devices import parse_gpus
-from pytest_carbon.schema import SettingRecord
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.numbers import finite_number_or_text
 from pytest_carbon.values.quantities import Quantity, parse_quantity
 from pytest_carbon.verdicts.budgets import PatternBudget
+
+if TYPE_CHECKING:
+    from pytest_carbon.schema import SettingRecord
 
 PYPROJECT_TABLE = "tool.pytest_carbon"
 

@@ -10,14 +10,14 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
 from pytest_carbon import __version__
-from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.ledger import FIXTURE_PARTS, OVERHEAD_PARTS, PHASES, EnergyRecord, FixtureRecord, TestRecord
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.schema import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -44,26 +44,6 @@ __all__ = [
     "fixture_dict",
     "overhead_dict",
 ]
-
-
-@dataclass
-class RunFacts:
-    """What the reporters need besides the ledger's numbers."""
-
-    channels: tuple[Channel, ...]
-    meter_descriptions: dict[str, str]
-    meter_measured: dict[str, bool]
-    dropped: dict[str, str]
-    estimated_components: frozenset[str]
-    model: CarbonModel
-    cpu_model: str
-    vcpus: int
-    start_wall: dt.datetime
-    end_wall: dt.datetime | None = None
-    action: str = "fail"
-    scope: str = "machine"
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

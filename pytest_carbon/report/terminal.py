@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_carbon.report.wording import verdict_comparison
-from pytest_carbon.schema import Report, SessionRecord, WorkerRecord, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_energy, format_mass
+
+if TYPE_CHECKING:
+    from pytest_carbon.schema import Report, SessionRecord, WorkerRecord
 
 
 class Line(NamedTuple):
@@ -165,6 +166,9 @@ def _extra_session_lines(session: SessionRecord) -> list[Line]:
 
 
 def budget_lines(report: Report) -> list[Line]:
+    from pytest_carbon.report.wording import verdict_comparison
+    from pytest_carbon.schema import judged_tests, over_budget
+
     session = report["session"]
     warn = session["action"] == "warn"
     lines: list[Line] = []

@@ -25,7 +25,7 @@ from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
 from pytest_carbon.meters.cpuinfo import read_cpuinfo
 from pytest_carbon.meters.discovery import MeterOptions, Selection, select_meters
 from pytest_carbon.meters.meter_set import MeterSet
-from pytest_carbon.report.record import RunFacts
+from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.verdicts.budgets import Budget
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ import pytest
 
 from pytest_carbon.ledger import OVERHEAD_PARTS, TestRecord
 from pytest_carbon.meters.base import Channel
-from pytest_carbon.report.record import Attribution, RunFacts, SessionFigures, XdistFigures, test_dict
+from pytest_carbon.report.facts import RunFacts
+from pytest_carbon.report.record import Attribution, SessionFigures, XdistFigures, test_dict
 from pytest_carbon.schema import FixtureRecordDict, PartRecord, WorkerRecord
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, SessionParts
 from pytest_carbon.session.wire import (

@@ -7,14 +7,16 @@ over to the xdist controller) is the `Ending` it was given.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from pytest_carbon.report.terminal import Line, header_line, render
-from pytest_carbon.schema import Report
+from pytest_carbon.report.terminal import Line, header_line
 from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.session.runner import TestRunner
+
+if TYPE_CHECKING:
+    from pytest_carbon.schema import Report
 
 
 class Ending(Protocol):
@@ -67,6 +69,8 @@ class CarbonSession:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.report is None:
             return
+        from pytest_carbon.report.terminal import render
+
         terminalreporter.write_sep("=", "carbon footprint")
         for line in render(self.report, config.get_verbosity(), self.parts.settings.value("top")):
             write_line(terminalreporter, line)

@@ -14,21 +14,15 @@ import pytest
 
 from pytest_carbon.config.settings import settings_record
 from pytest_carbon.ledger import TestRecord
-from pytest_carbon.report.json_report import write_json
-from pytest_carbon.report.outputs import Writer
-from pytest_carbon.report.record import (
-    Attribution,
-    SessionFigures,
-    build_report,
-    fixture_dict,
-    overhead_dict,
-    test_dict,
-)
-from pytest_carbon.schema import ComparisonRecord, Report
 from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.verdicts.budgets import Budget, Verdict, judge
 
+# The record, its writers and the schema are imported when the session ends (or a
+# placeholder report is written), not at start-up.
 if TYPE_CHECKING:
+    from pytest_carbon.report.outputs import Writer
+    from pytest_carbon.report.record import SessionFigures
+    from pytest_carbon.schema import ComparisonRecord, Report
     from pytest_carbon.verdicts.compare import Baseline
 
 PLACEHOLDER = "the run did not finish (killed or still running)"
@@ -45,6 +39,8 @@ class LocalFigures:
         self.parts = parts
 
     def figures(self, every_test: bool) -> SessionFigures:
+        from pytest_carbon.report.record import Attribution, SessionFigures, fixture_dict, overhead_dict, test_dict
+
         parts = self.parts
         ledger = parts.ledger
         facts = parts.facts
@@ -122,6 +118,8 @@ class Reporting:
         return judge(Budget(budget.value, budget.origin), energy, self.parts.model.co2e_g(energy, figures.duration_s))
 
     def build(self, complete: bool, interrupted: str | None, every_test: bool = True) -> Report:
+        from pytest_carbon.report.record import build_report
+
         figures = self.source.figures(every_test)
         return build_report(figures, self.parts.facts, self._session_verdict(figures), complete, interrupted)
 
@@ -133,6 +131,8 @@ class Reporting:
             interrupted = f"stopped early: {session.shouldstop}"
         elif session.shouldfail:
             interrupted = f"stopped early: {session.shouldfail}"
+        from pytest_carbon.report.record import build_report
+
         gc_was_enabled = gc.isenabled()
         gc.disable()  # thousands of small acyclic dicts: collecting while building them is wasted work
         try:
@@ -173,6 +173,8 @@ class Reporting:
         ).to_dict()
 
     def _write(self, report: Report) -> None:
+        from pytest_carbon.report.json_report import write_json
+
         warnings = report["session"]["warnings"]
         if self.json_path is not None:
             try:
@@ -187,6 +189,8 @@ class Reporting:
 
     def _write_placeholder(self, path: Path) -> None:
         """A valid, incomplete report from the start, so a killed run still leaves one."""
+        from pytest_carbon.report.json_report import write_json
+
         try:
             write_json(path, self.build(complete=False, interrupted=PLACEHOLDER))
         except OSError as error:

@@ -22,7 +22,6 @@ from pytest_carbon.ledger import (
     FixtureRecord,
     TestRecord,
 )
-from pytest_carbon.report.wording import budget_failure_details, verdict_message
 from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.session.markers import closest_carbon_marker
 from pytest_carbon.session.outcomes import combine
@@ -160,6 +159,8 @@ class TestRunner:
         record.verdict = verdict
         if not verdict.exceeded:
             return
+        from pytest_carbon.report.wording import verdict_message
+
         message = verdict_message(verdict.to_dict())
         details = self._details(record, verdict, energy, duration)
         if self.parts.facts.action == "warn":
@@ -179,6 +180,8 @@ class TestRunner:
         report.longrepr = BudgetFailure(message, details, path or record.nodeid, lineno or 0)
 
     def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float) -> str:
+        from pytest_carbon.report.wording import budget_failure_details
+
         meter_set = self.parts.meter_set
         meters: dict[str, float] = {}
         for index in (SETUP, CALL):

@@ -8,15 +8,17 @@ Each finished test's record travels with its teardown report; the worker's sessi
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_carbon.ledger import Ledger, TestRecord
 from pytest_carbon.meters.attribution import gpu_split_note
-from pytest_carbon.report.record import fixture_dict, overhead_dict
-from pytest_carbon.schema import Report
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, SessionParts
 from pytest_carbon.session.wire import OUTPUT_KEY, RECORD_ATTRIBUTE, WireAttribution, handover_to_wire, test_to_wire
+
+if TYPE_CHECKING:
+    from pytest_carbon.schema import Report
 
 
 def worker_id(config: pytest.Config) -> str:
@@ -56,6 +58,8 @@ class Handover:
         self.worker = worker
 
     def finish(self, session: pytest.Session, exitstatus: int) -> Report | None:
+        from pytest_carbon.report.record import fixture_dict, overhead_dict
+
         parts = self.parts
         facts = parts.facts
         ledger = parts.ledger

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from pytest_carbon.schema import BudgetRecord
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.numbers import non_negative
 from pytest_carbon.values.quantities import Dimension, Quantity, parse_quantity
+
+if TYPE_CHECKING:
+    from pytest_carbon.schema import BudgetRecord
 
 MARKER_UNITS = {
     "max_g": ("g", 1.0),

@@ -1,0 +1,29 @@
+"""What a report needs to know about the run besides its figures: meters, model, machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from pytest_carbon.carbon.model import CarbonModel
+from pytest_carbon.meters.base import Channel
+
+
+@dataclass
+class RunFacts:
+    """What the reporters need besides the ledger's numbers."""
+
+    channels: tuple[Channel, ...]
+    meter_descriptions: dict[str, str]
+    meter_measured: dict[str, bool]
+    dropped: dict[str, str]
+    estimated_components: frozenset[str]
+    model: CarbonModel
+    cpu_model: str
+    vcpus: int
+    start_wall: dt.datetime
+    end_wall: dt.datetime | None = None
+    action: str = "fail"
+    scope: str = "machine"
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
