@@ -10,6 +10,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "meters": ("pytest_carbon.cli.meters", "what this machine can measure, what it lacks, and how to fix it"),
     "intensities": ("pytest_carbon.cli.intensities", "list the bundled grid intensities (countries, cloud regions)"),
     "compare": ("pytest_carbon.cli.compare", "compare two JSON reports test by test (--fail=PCT to gate CI)"),
+    "budgets": ("pytest_carbon.cli.budgets", "suggest budgets for pyproject.toml from the reports of a few runs"),
 }
 
 

@@ -67,7 +67,15 @@ def test_the_installed_wheel_runs_the_example_suite(wheel: Path, tmp_path: Path)
         archive.extractall(site_packages)
     report = tmp_path / "carbon.json"
     result = subprocess.run(
-        [str(python), "-m", "pytest", "-p", "no:cacheprovider", f"--carbon-json={report}", str(ROOT / "examples" / "ai_suite")],
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--carbon-json={report}",
+            str(ROOT / "examples" / "ai_suite"),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
