@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_carbon.schema import Report
+if TYPE_CHECKING:
+    from pytest_carbon.schema import Report
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> Path:

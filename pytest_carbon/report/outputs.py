@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_carbon.report.json_report import write_atomic
-from pytest_carbon.schema import Report
+if TYPE_CHECKING:
+    from pytest_carbon.schema import Report
 
 MARKDOWN_TOP = 10  # more room than the terminal's default 5: a summary page is read, not scrolled past
-Writer = Callable[[Report], None]
+Writer = Callable[["Report"], None]
 
 
 class HtmlWriter:
@@ -19,5 +20,6 @@ class HtmlWriter:
 
     def __call__(self, report: Report) -> None:
         from pytest_carbon.report.html import render_html  # imported when a report is written, not at start-up
+        from pytest_carbon.report.json_report import write_atomic
 
         write_atomic(self.path, render_html(report))
