@@ -67,10 +67,28 @@ class EnergyRecord:
         return sum(self.durations)
 
 
+class Attempt(NamedTuple):
+    """One run of a test that was run again (pytest-rerunfailures): its outcome and figures."""
+
+    outcome: str
+    duration_s: float
+    energy_j: float
+
+
+class TestNotes:
+    """What a test's reports said besides its outcome: subtests, attempts."""
+
+    __slots__ = ("subtests", "attempts")
+
+    def __init__(self) -> None:
+        self.subtests: dict[str, int] = {}  # subtest outcome -> count
+        self.attempts: list[Attempt] = []  # every attempt, when the test was run again
+
+
 class TestRecord(EnergyRecord):
     """One test's figures by phase, with its outcome and budget verdict."""
 
-    __slots__ = ("nodeid", "pytest_location", "outcome", "verdict", "flags", "worker")
+    __slots__ = ("nodeid", "pytest_location", "outcome", "verdict", "flags", "worker", "notes")
 
     def __init__(
         self, nodeid: str, channels: int, pytest_location: tuple[str, int | None, str] = ("", None, "")
@@ -82,6 +100,7 @@ class TestRecord(EnergyRecord):
         self.verdict: object | None = None
         self.flags: tuple[str, ...] = ()
         self.worker: str | None = None  # pytest-xdist: the worker that ran it (on the controller)
+        self.notes: TestNotes | None = None
 
     @property
     def location(self) -> tuple[str, int | None]:
@@ -137,6 +156,7 @@ class Ledger:
         self.test_ids: list[str] = []
         self.test_locations: list[tuple[str, int | None, str]] = []
         self.outcomes: list[str] = []
+        self.notes: dict[int, TestNotes] = {}  # only tests with subtests or attempts
         self._test_index: dict[str, int] = {}
         self._records: dict[int, TestRecord] = {}  # made on request; they keep verdicts and flags
         self._stack: list[int] = []
@@ -268,6 +288,7 @@ class Ledger:
         for index, record in self._records.items():
             self._fill(record, columns, [3 * index + p for p in range(len(PHASES))])
             record.outcome = self.outcomes[index]
+            record.notes = self.notes.get(index)
         self._columns = columns
         return columns
 
@@ -286,6 +307,7 @@ class Ledger:
             record = self._records[index] = TestRecord(self.test_ids[index], self.channels, self.test_locations[index])
             self._fill(record, self._columns, [3 * index + p for p in range(len(PHASES))])
         record.outcome = self.outcomes[index]
+        record.notes = self.notes.get(index)
         return record
 
     def running_record(self, index: int) -> TestRecord:
@@ -298,13 +320,27 @@ class Ledger:
         else:
             record.energy = array("d", bytes(8 * len(record.energy)))
             record.durations = array("d", bytes(8 * len(record.durations)))
+        self._sum_stretch(record, index, 0)
+        record.outcome = self.outcomes[index]
+        record.notes = self.notes.get(index)
+        self._summed_at = -1  # the whole-timeline sums must be made again
+        return record
+
+    def attempt_record(self, index: int, since: int) -> TestRecord:
+        """Test `index` summed over the intervals from `since` (a length of `owners`) on:
+        one attempt of a test that is run again. Not kept."""
+        record = TestRecord(self.test_ids[index], self.channels, self.test_locations[index])
+        self._sum_stretch(record, index, since)
+        return record
+
+    def _sum_stretch(self, record: TestRecord, index: int, since: int) -> None:
         width = self.width
         marks = self.marks
         owners = self.owners
         first = 3 * index
         channels = self.channels
         j = len(owners) - 1
-        while j >= 0:
+        while j >= since:
             code = owners[j]
             if first <= code < first + 3:
                 phase = code - first
@@ -315,9 +351,15 @@ class Ledger:
             elif code > FIRST_FIXTURE_CODE:  # another test, or overhead: the run began after it
                 break
             j -= 1
-        record.outcome = self.outcomes[index]
-        self._summed_at = -1  # the whole-timeline sums must be made again
-        return record
+
+    def index_of(self, nodeid: str) -> int:
+        return self._test_index[nodeid]
+
+    def notes_of(self, index: int) -> TestNotes:
+        found = self.notes.get(index)
+        if found is None:
+            found = self.notes[index] = TestNotes()
+        return found
 
     @property
     def tests(self) -> dict[str, TestRecord]:
@@ -368,4 +410,5 @@ class Ledger:
         self.test_ids.clear()
         self.test_locations.clear()
         self.outcomes.clear()
+        self.notes.clear()
         self._test_index.clear()

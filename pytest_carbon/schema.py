@@ -44,6 +44,15 @@ class LocationRecord(TypedDict):
     line: int | None
 
 
+class AttemptRecord(TypedDict):
+    """One attempt of a test run again (pytest-rerunfailures)."""
+
+    outcome: str
+    duration_s: float
+    energy_j: float
+    co2e_g: float
+
+
 class TestRecordDict(TypedDict):
     nodeid: str
     location: LocationRecord
@@ -61,6 +70,8 @@ class TestRecordDict(TypedDict):
     verdict: Literal["ok", "exceeded"] | None
     flags: list[str]
     worker: NotRequired[str]  # pytest-xdist: the worker that ran it
+    subtests: NotRequired[dict[str, int]]  # subtest outcome -> count (pytest's subtests fixture)
+    attempts: NotRequired[list[AttemptRecord]]  # every attempt of a test run again
 
 
 class FixtureRecordDict(TypedDict):

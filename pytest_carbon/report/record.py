@@ -161,6 +161,20 @@ def test_dict(record: TestRecord, facts: RunFacts) -> TestRecordDict:
     }
     if record.worker is not None:
         result["worker"] = record.worker
+    notes = record.notes
+    if notes is not None:
+        if notes.subtests:
+            result["subtests"] = dict(notes.subtests)
+        if notes.attempts:
+            result["attempts"] = [
+                {
+                    "outcome": attempt.outcome,
+                    "duration_s": attempt.duration_s,
+                    "energy_j": attempt.energy_j,
+                    "co2e_g": model.co2e_g(attempt.energy_j, attempt.duration_s),
+                }
+                for attempt in notes.attempts
+            ]
     return result
 
 

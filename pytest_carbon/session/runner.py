@@ -18,8 +18,10 @@ from pytest_carbon.ledger import (
     PHASES,
     SETUP,
     TEARDOWN,
+    Attempt,
     FixtureKey,
     FixtureRecord,
+    Ledger,
     TestRecord,
 )
 from pytest_carbon.session.assemble import SessionParts
@@ -31,6 +33,9 @@ from pytest_carbon.verdicts.budgets import Verdict, judge, resolve_test_budget
 # Called with each finished test's record and its teardown report (JUnit properties,
 # GPU interpolation flags, shipping to the xdist controller).
 TestListener = Callable[[TestRecord, pytest.TestReport], None]
+# The outcome pytest-rerunfailures gives a report of an attempt that will be run again
+# (typed as str: pytest's own outcomes are a closed Literal).
+RERUN: str = "rerun"
 
 
 class BudgetFailure(TerminalRepr):
@@ -45,6 +50,68 @@ class BudgetFailure(TerminalRepr):
         tw.line(self.message, red=True, bold=True)
         for line in self.details.splitlines():
             tw.line(line)
+
+
+class PhaseEnds:
+    """Phase boundaries where pytest makes each report, for runs in which a plugin logs a
+    test's reports only after its whole protocol ran (pytest-rerunfailures, which also
+    runs a failed test again). Each attempt of a test is recorded; the budget judges the
+    last attempt's setup and call, the test's figure holds every attempt."""
+
+    __test__ = False
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._running: int | None = None
+        self._in_call = False  # the running test's setup passed: its call phase is on
+        self._starts: dict[int, int] = {}  # test index -> where its latest attempt began
+        self._rerun = False  # a report of the attempt being logged said "rerun"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        # Setup and teardown end here. Not the call: pytest's subtests make a call report
+        # for each block while the call goes on; the call ends where teardown starts.
+        ledger = self.ledger
+        if call.when == "setup":
+            passed = call.excinfo is None
+            index = self._running = ledger.setup_ended(item.nodeid, item.location, passed)
+            self._in_call = passed
+            if index not in self._starts:
+                self._starts[index] = 0
+        elif call.when == "teardown" and self._running is not None:
+            ledger.close(PENDING)
+            self._running = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        if self._running is not None:
+            self.end_call(self._running)
+
+    def end_call(self, index: int) -> None:
+        """The call of test `index` is over (teardown starts, or its report came first,
+        where the plugin that delays reports lets a test run once only)."""
+        if self._in_call and self._running == index:
+            self.ledger.close(3 * index + TEARDOWN)
+            self._in_call = False
+
+    def attempt_start(self, index: int) -> int:
+        return self._starts.get(index, 0)
+
+    def attempt_logged(self, index: int, teardown: pytest.TestReport) -> None:
+        """The teardown report of an attempt: record it, and where the next one begins."""
+        ledger = self.ledger
+        notes = ledger.notes.get(index)
+        rerun = teardown.outcome == RERUN or self._rerun
+        if rerun or (notes is not None and notes.attempts):
+            record = ledger.attempt_record(index, self.attempt_start(index))
+            outcome = "rerun" if rerun else combine(ledger.outcomes[index], teardown)
+            ledger.notes_of(index).attempts.append(Attempt(outcome, record.total_duration, record.total_energy))
+        self._starts[index] = len(ledger.owners)
+        self._rerun = False
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.outcome == RERUN:
+            self._rerun = True
 
 
 class TestRunner:
@@ -62,6 +129,9 @@ class TestRunner:
         self._tearing_down: dict[int, FixtureRecord] = {}
         self._running: int | None = None  # index of the test whose reports are arriving
         self._running_id: str | None = None
+        # Set where a plugin logs a test's reports only after its whole protocol ran
+        # (pytest-rerunfailures): phases then end where pytest makes their reports.
+        self.phase_ends: PhaseEnds | None = None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -117,7 +187,10 @@ class TestRunner:
         passed = report.outcome == "passed"
         ledger = self.ledger
         if when == "setup":
-            index = self._running = ledger.setup_ended(report.nodeid, report.location, passed)
+            if self.phase_ends is None:
+                index = self._running = ledger.setup_ended(report.nodeid, report.location, passed)
+            else:  # the phase ended earlier, where pytest made the report
+                index = self._running = ledger.index_of(report.nodeid)
             self._running_id = report.nodeid
             if not passed:
                 ledger.outcomes[index] = combine(ledger.outcomes[index], report)
@@ -127,17 +200,33 @@ class TestRunner:
             return
         if when == "call":
             if hasattr(report, "context"):
-                return  # a subtest's report, logged while the call phase goes on
-            ledger.close(3 * running + TEARDOWN)
-            if self.budgets:
-                self._judge(running, report)
+                # A subtest's report, logged while the call phase goes on.
+                subtests = ledger.notes_of(running).subtests
+                subtests[report.outcome] = subtests.get(report.outcome, 0) + 1
+                return
+            if self.phase_ends is None:
+                ledger.close(3 * running + TEARDOWN)
+            else:
+                self.phase_ends.end_call(running)
+            failed_subtests = False
+            if ledger.notes:
+                notes = ledger.notes.get(running)
+                failed_subtests = notes is not None and notes.subtests.get("failed", 0) > 0
+            if self.budgets and report.outcome != RERUN:
+                self._judge(running, report, failed_subtests)
                 passed = report.outcome == "passed"
-            if passed and not hasattr(report, "wasxfail"):
+            if failed_subtests and passed:
+                # pytest fails a test with failed subtests when it shows the report.
+                ledger.outcomes[running] = "failed"
+            elif passed and not hasattr(report, "wasxfail"):
                 ledger.outcomes[running] = "passed"  # the common case, without the general fold
             else:
                 ledger.outcomes[running] = combine(ledger.outcomes[running], report)
             return
-        ledger.close(PENDING)
+        if self.phase_ends is None:
+            ledger.close(PENDING)
+        else:
+            self.phase_ends.attempt_logged(running, report)
         self._running = self._running_id = None
         if not passed:
             ledger.outcomes[running] = combine(ledger.outcomes[running], report)
@@ -147,14 +236,18 @@ class TestRunner:
             for listener in listeners:
                 listener(record, report)
 
-    def _judge(self, index: int, report: pytest.TestReport) -> None:
+    def _judge(self, index: int, report: pytest.TestReport, failed_subtests: bool) -> None:
         budget = self.budgets.get(report.nodeid)
         if budget is None or (report.skipped and not hasattr(report, "wasxfail")):
             return
         model = self.parts.model
         record = self.ledger.running_record(index)
-        energy = record.part_energy(SETUP) + record.part_energy(CALL)
-        duration = record.durations[SETUP] + record.durations[CALL]
+        if self.phase_ends is not None:  # a test run again: its last attempt is judged
+            counted = self.ledger.attempt_record(index, self.phase_ends.attempt_start(index))
+        else:
+            counted = record
+        energy = counted.part_energy(SETUP) + counted.part_energy(CALL)
+        duration = counted.durations[SETUP] + counted.durations[CALL]
         verdict = judge(budget, energy, model.co2e_g(energy, duration))
         record.verdict = verdict
         if not verdict.exceeded:
@@ -162,12 +255,17 @@ class TestRunner:
         from pytest_carbon.report.wording import verdict_message
 
         message = verdict_message(verdict.to_dict())
-        details = self._details(record, verdict, energy, duration)
+        details = self._details(counted, verdict, energy, duration)
         if self.parts.facts.action == "warn":
             report.sections.append(("carbon budget exceeded (warning only)", message + "\n" + details))
             return
         if report.failed:
             report.sections.append(("carbon budget", message + "\n" + details))
+            return
+        if failed_subtests:
+            # pytest's own failure comes first: it fails the test for its subtests when it
+            # shows the report; the carbon verdict is added to it.
+            report.sections.append(("carbon budget exceeded", message + "\n" + details))
             return
         was_xfail = getattr(report, "wasxfail", None)
         if was_xfail is not None:
@@ -175,9 +273,9 @@ class TestRunner:
             details += (
                 f"\nthe test is marked xfail ({was_xfail or 'no reason'}): xfail excuses its assertions, not its carbon"
             )
-        path, lineno = record.location
+        path, lineno = counted.location
         report.outcome = "failed"
-        report.longrepr = BudgetFailure(message, details, path or record.nodeid, lineno or 0)
+        report.longrepr = BudgetFailure(message, details, path or counted.nodeid, lineno or 0)
 
     def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float) -> str:
         from pytest_carbon.report.wording import budget_failure_details

@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from typing import Any, TypedDict, cast
 
-from pytest_carbon.ledger import TestRecord
+from pytest_carbon.ledger import Attempt, TestNotes, TestRecord
 from pytest_carbon.meters.base import Channel, Component
 from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, PartRecord, budget_dimension
 from pytest_carbon.values.quantities import Quantity
@@ -37,6 +37,8 @@ class WireTest(TypedDict, total=False):
     verdict: BudgetRecord | None
     flags: list[str]
     channels: list[WireChannel]  # with a worker's first test only
+    subtests: dict[str, int]
+    attempts: list[list[Any]]  # [outcome, duration_s, energy_j]
 
 
 class WireMeter(TypedDict):
@@ -95,6 +97,10 @@ def test_to_wire(record: TestRecord, worker: str, channels: tuple[Channel, ...] 
     }
     if channels is not None:
         data["channels"] = channels_to_wire(channels)
+    notes = record.notes
+    if notes is not None:
+        data["subtests"] = dict(notes.subtests)
+        data["attempts"] = [list(attempt) for attempt in notes.attempts]
     return data
 
 
@@ -108,6 +114,10 @@ def test_from_wire(data: WireTest, channel_count: int, worker: str) -> TestRecor
     shipped = data.get("verdict")
     record.verdict = verdict_from_wire(shipped) if shipped else None
     record.worker = worker
+    if "subtests" in data or "attempts" in data:
+        record.notes = TestNotes()
+        record.notes.subtests = dict(data.get("subtests", {}))
+        record.notes.attempts = [Attempt(str(o), float(d), float(e)) for o, d, e in data.get("attempts", [])]
     return record
 
 
