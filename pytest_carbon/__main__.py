@@ -1,4 +1,4 @@
-"""`python -m pytest_carbon COMMAND`: diagnose meters, list intensities, compare reports."""
+"""`python -m pytest_carbon COMMAND`: diagnose meters, list intensities, compare and combine reports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "meters": ("pytest_carbon.cli.meters", "what this machine can measure, what it lacks, and how to fix it"),
     "intensities": ("pytest_carbon.cli.intensities", "list the bundled grid intensities (countries, cloud regions)"),
     "compare": ("pytest_carbon.cli.compare", "compare two JSON reports test by test (--fail=PCT to gate CI)"),
+    "combine": ("pytest_carbon.cli.combine", "combine the JSON reports of a suite's shards: one footprint, one budget"),
 }
 
 

@@ -61,6 +61,7 @@ class TestRecordDict(TypedDict):
     verdict: Literal["ok", "exceeded"] | None
     flags: list[str]
     worker: NotRequired[str]  # pytest-xdist: the worker that ran it
+    shard: NotRequired[str]  # a combined report: the shard that ran it (session.shards[].name)
 
 
 class FixtureRecordDict(TypedDict):
@@ -75,6 +76,7 @@ class FixtureRecordDict(TypedDict):
     parts: dict[str, PartRecord]
     by_meter: dict[str, float]
     workers: NotRequired[int]  # pytest-xdist: how many workers set it up
+    shards: NotRequired[int]  # a combined report: how many shards set it up
 
 
 class ChannelRecord(TypedDict):
@@ -110,11 +112,82 @@ class WorkerRecord(TypedDict):
     overhead: NotRequired[dict[str, float]]
     machine_energy_j: NotRequired[float | None]
     missing: NotRequired[str]
+    host: NotRequired[str]  # the worker's machine
+    remote: NotRequired[bool]  # on another machine than the controller: not part of its machine total
 
 
 class AttributionRecord(TypedDict):
     definition: str
     gpu: list[str]
+
+
+class ShardInfoRecord(TypedDict):
+    """The CI shard a run was (--carbon-shard, pytest-split, CI variables), for `combine`."""
+
+    label: str | None  # "3/8", or any text given with --carbon-shard
+    origin: str | None  # where the label came from
+    index: int | None  # 1-based, when the label is INDEX/TOTAL
+    total: int | None
+    ci: dict[str, str]  # CI variables naming the job: GITHUB_JOB, CI_JOB_NAME, CI_NODE_INDEX, ...
+
+
+class ShardMeterRecord(TypedDict):
+    name: str
+    description: str
+    measured: bool
+    energy_j: float
+    dropped: str | None
+
+
+class ShardRecord(TypedDict):
+    """One shard of a combined report: its own figures and the settings that made them."""
+
+    name: str  # unique in the combined report: the label, else the report's file name
+    label: str | None
+    report: str  # the file it was read from
+    ci: dict[str, str]
+    host: str
+    cpu_model: str
+    vcpus: int
+    platform: dict[str, Any]
+    start: str
+    end: str
+    duration_s: float
+    complete: bool
+    interrupted: str | None
+    tests: int  # tests counted from this shard (replaced ones left out)
+    energy_j: float  # what the combined session counts from this shard
+    co2e_g: float
+    operational_g: float
+    embodied_g: float
+    sci_total_g: float
+    replaced: list[str]  # node ids a later report of the same test replaced
+    replaced_energy_j: float
+    meters: list[ShardMeterRecord]
+    scope: str
+    intensity_g_per_kwh: float
+    intensity_source: str
+    intensity_kind: str
+    intensity_zone: str | None
+    intensity_provider: str | None
+    intensity_origin: str
+    intensity_note: str | None
+    pue: float
+    pue_source: str
+    embodied_included: bool
+    embodied_label: str
+    embodied: dict[str, Any]
+    budget: BudgetRecord | None  # the shard's own session budget
+    warnings: list[str]
+    notes: list[str]
+    machine_energy_j: NotRequired[float]
+    workers: NotRequired[int]
+
+
+class ReplacedRecord(TypedDict):
+    nodeid: str
+    kept: str  # the shard whose record counts
+    replaced: list[str]  # the shards whose records of it were dropped
 
 
 class SessionRecord(TypedDict):
@@ -165,6 +238,13 @@ class SessionRecord(TypedDict):
     workers: NotRequired[list[WorkerRecord]]
     missing_tests: NotRequired[list[str]]
     attribution: NotRequired[AttributionRecord]
+    remote_energy_j: NotRequired[float]  # pytest-xdist: workers on other machines, outside machine_energy_j
+    # A run that knows its CI shard:
+    shard: NotRequired[ShardInfoRecord]
+    # A combined report (python -m pytest_carbon combine):
+    shards: NotRequired[list[ShardRecord]]
+    shard_differences: NotRequired[list[str]]
+    replaced_tests: NotRequired[list[ReplacedRecord]]
 
 
 class ChangeRecord(TypedDict):

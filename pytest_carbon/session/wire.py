@@ -63,6 +63,9 @@ class WireHandover(TypedDict):
     meters: dict[str, WireMeter]
     dropped: dict[str, str]
     gpu_note: str
+    host: str  # the worker's machine (its hostname): another host is not part of the controller's total
+    cpu_model: str
+    vcpus: int
 
 
 def channels_to_wire(channels: tuple[Channel, ...]) -> list[WireChannel]:
@@ -124,6 +127,9 @@ def handover_to_wire(
     meters: dict[str, WireMeter],
     dropped: dict[str, str],
     gpu_note: str,
+    host: str,
+    cpu_model: str,
+    vcpus: int,
 ) -> WireHandover:
     return {
         "worker": worker,
@@ -138,6 +144,9 @@ def handover_to_wire(
         "meters": meters,
         "dropped": dict(dropped),
         "gpu_note": gpu_note,
+        "host": host,
+        "cpu_model": cpu_model,
+        "vcpus": vcpus,
     }
 
 
