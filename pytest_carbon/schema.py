@@ -139,7 +139,24 @@ class ShardMeterRecord(TypedDict):
     dropped: str | None
 
 
-class ShardRecord(TypedDict):
+class EmissionsModelRecord(TypedDict):
+    """How energy became gCO2e: grid intensity, PUE, embodied share (a run's session, a shard)."""
+
+    intensity_g_per_kwh: float
+    intensity_source: str
+    intensity_kind: str
+    intensity_zone: str | None
+    intensity_provider: str | None
+    intensity_origin: str
+    intensity_note: str | None
+    pue: float
+    pue_source: str
+    embodied_included: bool
+    embodied_label: str
+    embodied: dict[str, Any]
+
+
+class ShardRecord(EmissionsModelRecord):
     """One shard of a combined report: its own figures and the settings that made them."""
 
     name: str  # unique in the combined report: the label, else the report's file name
@@ -165,18 +182,6 @@ class ShardRecord(TypedDict):
     replaced_energy_j: float
     meters: list[ShardMeterRecord]
     scope: str
-    intensity_g_per_kwh: float
-    intensity_source: str
-    intensity_kind: str
-    intensity_zone: str | None
-    intensity_provider: str | None
-    intensity_origin: str
-    intensity_note: str | None
-    pue: float
-    pue_source: str
-    embodied_included: bool
-    embodied_label: str
-    embodied: dict[str, Any]
     budget: BudgetRecord | None  # the shard's own session budget
     warnings: list[str]
     notes: list[str]
@@ -190,7 +195,7 @@ class ReplacedRecord(TypedDict):
     replaced: list[str]  # the shards whose records of it were dropped
 
 
-class SessionRecord(TypedDict):
+class SessionRecord(EmissionsModelRecord):
     start: str
     end: str
     duration_s: float
@@ -198,19 +203,7 @@ class SessionRecord(TypedDict):
     co2e_g: float
     operational_g: float
     embodied_g: float
-    embodied_included: bool
-    embodied_label: str
-    embodied: dict[str, Any]
     sci: dict[str, Any]
-    intensity_g_per_kwh: float
-    intensity_source: str
-    intensity_kind: str
-    intensity_zone: str | None
-    intensity_provider: str | None
-    intensity_origin: str
-    intensity_note: str | None
-    pue: float
-    pue_source: str
     measured: bool
     estimated_components: list[str]
     meters: list[MeterRecord]

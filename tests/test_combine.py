@@ -436,3 +436,21 @@ def test_combining_a_combined_report_again_gives_the_same_figures(suite: pytest.
     # and the other way round
     assert combine(suite.path, "b.json", "c.json", "--json=bc.json").returncode == 0
     assert rounded(figures(combined(suite.path, "a.json", "bc.json", out="other.json"))) == rounded(figures(flat))
+
+
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_the_ci_examples_call_combine_as_it_reads_its_arguments(name: str) -> None:
+    import re
+    import shlex
+
+    from pytest_carbon.cli.combine import parser
+
+    text = (Path(__file__).parent.parent / "examples" / "ci" / name).read_text()
+    # the folded YAML block that starts with the command, up to the next key or list item
+    block = re.search(r"^( +)(?:- |run: )>\n((?:\1 +python -m pytest_carbon combine.*\n)(?:\1 +--.*\n)+)", text, re.M)
+    assert block is not None, text
+    words = shlex.split(" ".join(line.strip() for line in block.group(2).splitlines()))
+    assert words[:4] == ["python", "-m", "pytest_carbon", "combine"]
+    args = parser().parse_args(words[4:])
+    assert args.reports == ["shards"] and args.budget == "5g" and args.compare_fail == "10"
+    assert args.json == "carbon.json" and args.compare.endswith(".json")

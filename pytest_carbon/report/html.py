@@ -311,7 +311,7 @@ def shards_section(report: Report) -> str:
             for r in replaced
         )
         notes += (
-            f"<details><summary>{len(replaced)} tests ran in more than one shard and count once, "
+            f"<details><summary>{len(replaced)} test{' ran' if len(replaced) == 1 else 's ran'} in more than one shard and count once, "
             f"from the report that ended last</summary><ul>{items}</ul></details>"
         )
     return (

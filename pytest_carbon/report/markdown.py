@@ -111,7 +111,7 @@ def shards_section(report: Report) -> list[str]:
     replaced = session.get("replaced_tests", [])
     if replaced:
         lines.append(
-            f"- {len(replaced)} tests ran in more than one shard and count once, from the report that ended last:"
+            f"- {len(replaced)} test{' ran' if len(replaced) == 1 else 's ran'} in more than one shard and count once, from the report that ended last:"
         )
         lines += [
             f"  - {code(r['nodeid'])}: kept from {cell(r['kept'])}, replaced in {cell(', '.join(r['replaced']))}"

@@ -196,6 +196,8 @@ METER = record(
         "dropped": maybe(text),
     }
 )
+# What a session and each shard of a combined report count.
+TOTALS: dict[str, Check] = {"energy_j": number, "co2e_g": number, "operational_g": number, "embodied_g": number}
 # How energy became gCO2e: the same keys in a run's session and in a combined report's shards.
 MODEL_KEYS: dict[str, Check] = {
     "intensity_g_per_kwh": number,
@@ -230,10 +232,7 @@ SHARD = record(
         "complete": flag,
         "interrupted": maybe(text),
         "tests": whole,
-        "energy_j": number,
-        "co2e_g": number,
-        "operational_g": number,
-        "embodied_g": number,
+        **TOTALS,
         "sci_total_g": number,
         "replaced": list_of(text),
         "replaced_energy_j": number,
@@ -253,10 +252,7 @@ SESSION = record(
         "start": timestamp,
         "end": timestamp,
         "duration_s": number,
-        "energy_j": number,
-        "co2e_g": number,
-        "operational_g": number,
-        "embodied_g": number,
+        **TOTALS,
         **MODEL_KEYS,
         "sci": record({"total_g": number}),
         "measured": flag,

@@ -189,7 +189,7 @@ def shard_lines(session: SessionRecord) -> list[str]:
         )
         more = f" and {len(replaced) - 5} more" if len(replaced) > 5 else ""
         lines.append(
-            f"{len(replaced)} tests ran in more than one shard, counted once from the report that ended last: {shown}{more}"
+            f"{len(replaced)} test{' ran' if len(replaced) == 1 else 's ran'} in more than one shard, counted once from the report that ended last: {shown}{more}"
         )
     return lines
 
