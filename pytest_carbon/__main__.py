@@ -1,4 +1,4 @@
-"""`python -m pytest_carbon COMMAND`: diagnose meters, list intensities, compare reports."""
+"""`python -m pytest_carbon COMMAND`: diagnose meters, list intensities, compare and combine reports."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "intensities": ("pytest_carbon.cli.intensities", "list the bundled grid intensities (countries, cloud regions)"),
     "compare": ("pytest_carbon.cli.compare", "compare two JSON reports test by test (--fail=PCT to gate CI)"),
     "budgets": ("pytest_carbon.cli.budgets", "suggest budgets for pyproject.toml from the reports of a few runs"),
+    "combine": ("pytest_carbon.cli.combine", "combine the JSON reports of a suite's shards: one footprint, one budget"),
 }
 
 

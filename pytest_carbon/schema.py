@@ -72,6 +72,7 @@ class TestRecordDict(TypedDict):
     worker: NotRequired[str]  # pytest-xdist: the worker that ran it
     subtests: NotRequired[dict[str, int]]  # subtest outcome -> count (pytest's subtests fixture)
     attempts: NotRequired[list[AttemptRecord]]  # every attempt of a test run again
+    shard: NotRequired[str]  # a combined report: the shard that ran it (session.shards[].name)
 
 
 class FixtureRecordDict(TypedDict):
@@ -86,6 +87,7 @@ class FixtureRecordDict(TypedDict):
     parts: dict[str, PartRecord]
     by_meter: dict[str, float]
     workers: NotRequired[int]  # pytest-xdist: how many workers set it up
+    shards: NotRequired[int]  # a combined report: how many shards set it up
 
 
 class ChannelRecord(TypedDict):
@@ -121,6 +123,8 @@ class WorkerRecord(TypedDict):
     overhead: NotRequired[dict[str, float]]
     machine_energy_j: NotRequired[float | None]
     missing: NotRequired[str]
+    host: NotRequired[str]  # the worker's machine
+    remote: NotRequired[bool]  # on another machine than the controller: not part of its machine total
 
 
 class AttributionRecord(TypedDict):
@@ -128,18 +132,27 @@ class AttributionRecord(TypedDict):
     gpu: list[str]
 
 
-class SessionRecord(TypedDict):
-    start: str
-    end: str
-    duration_s: float
+class ShardInfoRecord(TypedDict):
+    """The CI shard a run was (--carbon-shard, pytest-split, CI variables), for `combine`."""
+
+    label: str | None  # "3/8", or any text given with --carbon-shard
+    origin: str | None  # where the label came from
+    index: int | None  # 1-based, when the label is INDEX/TOTAL
+    total: int | None
+    ci: dict[str, str]  # CI variables naming the job: GITHUB_JOB, CI_JOB_NAME, CI_NODE_INDEX, ...
+
+
+class ShardMeterRecord(TypedDict):
+    name: str
+    description: str
+    measured: bool
     energy_j: float
-    co2e_g: float
-    operational_g: float
-    embodied_g: float
-    embodied_included: bool
-    embodied_label: str
-    embodied: dict[str, Any]
-    sci: dict[str, Any]
+    dropped: str | None
+
+
+class EmissionsModelRecord(TypedDict):
+    """How energy became gCO2e: grid intensity, PUE, embodied share (a run's session, a shard)."""
+
     intensity_g_per_kwh: float
     intensity_source: str
     intensity_kind: str
@@ -149,6 +162,59 @@ class SessionRecord(TypedDict):
     intensity_note: str | None
     pue: float
     pue_source: str
+    embodied_included: bool
+    embodied_label: str
+    embodied: dict[str, Any]
+
+
+class ShardRecord(EmissionsModelRecord):
+    """One shard of a combined report: its own figures and the settings that made them."""
+
+    name: str  # unique in the combined report: the label, else the report's file name
+    label: str | None
+    report: str  # the file it was read from
+    ci: dict[str, str]
+    host: str
+    cpu_model: str
+    vcpus: int
+    platform: dict[str, Any]
+    start: str
+    end: str
+    duration_s: float
+    complete: bool
+    interrupted: str | None
+    tests: int  # tests counted from this shard (replaced ones left out)
+    energy_j: float  # what the combined session counts from this shard
+    co2e_g: float
+    operational_g: float
+    embodied_g: float
+    sci_total_g: float
+    replaced: list[str]  # node ids a later report of the same test replaced
+    replaced_energy_j: float
+    meters: list[ShardMeterRecord]
+    scope: str
+    budget: BudgetRecord | None  # the shard's own session budget
+    warnings: list[str]
+    notes: list[str]
+    machine_energy_j: NotRequired[float]
+    workers: NotRequired[int]
+
+
+class ReplacedRecord(TypedDict):
+    nodeid: str
+    kept: str  # the shard whose record counts
+    replaced: list[str]  # the shards whose records of it were dropped
+
+
+class SessionRecord(EmissionsModelRecord):
+    start: str
+    end: str
+    duration_s: float
+    energy_j: float
+    co2e_g: float
+    operational_g: float
+    embodied_g: float
+    sci: dict[str, Any]
     measured: bool
     estimated_components: list[str]
     meters: list[MeterRecord]
@@ -176,6 +242,13 @@ class SessionRecord(TypedDict):
     workers: NotRequired[list[WorkerRecord]]
     missing_tests: NotRequired[list[str]]
     attribution: NotRequired[AttributionRecord]
+    remote_energy_j: NotRequired[float]  # pytest-xdist: workers on other machines, outside machine_energy_j
+    # A run that knows its CI shard:
+    shard: NotRequired[ShardInfoRecord]
+    # A combined report (python -m pytest_carbon combine):
+    shards: NotRequired[list[ShardRecord]]
+    shard_differences: NotRequired[list[str]]
+    replaced_tests: NotRequired[list[ReplacedRecord]]
 
 
 class ChangeRecord(TypedDict):

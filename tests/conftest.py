@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_carbon.session.shard import CI_VARIABLES
+
 pytest_plugins = ["pytester"]
 
 # Environment that changes what the plugin does; tests start without any of it.
@@ -21,6 +23,8 @@ ISOLATED_ENV = (
     "ELECTRICITYMAPS_API_URL",
     "PYTEST_XDIST_WORKER",
     "PYTEST_ADDOPTS",
+    "CI",
+    *CI_VARIABLES,  # a run inside CI records its job: tests start outside any
 )
 
 

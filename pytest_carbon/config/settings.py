@@ -72,6 +72,28 @@ def _percent(raw: object, origin: str) -> float:
     return value
 
 
+SHARD_ACCEPTED = "a shard label of printable characters, at most 100, e.g. '3/8' (shard 3 of 8) or 'linux-py312'"
+
+
+def _shard(raw: object, origin: str) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise CarbonConfigError(raw, origin, "is not a shard label", SHARD_ACCEPTED)
+    label = str(raw).strip()
+    if not label or len(label) > 100 or not label.isprintable():
+        raise CarbonConfigError(raw, origin, "is not a shard label", SHARD_ACCEPTED)
+    index, slash, total = label.partition("/")
+    if slash and index.strip().isdigit() and total.strip().isdigit():
+        if not 1 <= int(index) <= int(total):
+            raise CarbonConfigError(
+                raw,
+                origin,
+                f"is shard {int(index)} of {int(total)}",
+                "INDEX/TOTAL with 1 <= INDEX <= TOTAL, e.g. '3/8'",
+            )
+        label = f"{int(index)}/{int(total)}"
+    return label
+
+
 def _flag(raw: object, origin: str) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -183,6 +205,16 @@ OPTIONS: list[OptionSpec] = [
         5,
         "how many of the costliest tests the summary lists (default 5)",
         "N",
+    ),
+    OptionSpec(
+        "shard",
+        "--carbon-shard",
+        "carbon_shard",
+        _shard,
+        None,
+        "which shard of the suite this run is, e.g. 3/8, recorded in the report for "
+        "`python -m pytest_carbon combine` (default: pytest-split's --group/--splits, or the CI's node index)",
+        "LABEL",
     ),
     OptionSpec("json", "--carbon-json", "carbon_json", _path, None, "write the JSON report to this path", "PATH"),
     OptionSpec(

@@ -61,8 +61,9 @@ class ActiveWorkers:
     """How many workers are running now.
 
     Local xdist workers are child processes of the controller, so the live children of
-    our parent are counted (at most once a second). Where that cannot be seen (remote
-    workers, no permission) the configured worker count is used.
+    our parent are counted (at most once a second), at most `total`: the workers sent to
+    this machine. Where that cannot be seen (workers on another machine, no permission)
+    `total` is used.
     """
 
     refresh_s = 1.0

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.meters.base import Channel
+
+if TYPE_CHECKING:
+    from pytest_carbon.schema import ShardInfoRecord
 
 
 @dataclass
@@ -27,3 +31,4 @@ class RunFacts:
     scope: str = "machine"
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    shard: ShardInfoRecord | None = None

@@ -11,7 +11,7 @@ from html import escape
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
 from pytest_carbon.report.terminal import how_measured
 from pytest_carbon.report.wording import verdict_comparison, verdict_pair
-from pytest_carbon.schema import BudgetRecord, Report, judged_tests, over_budget
+from pytest_carbon.schema import BudgetRecord, Report, ShardRecord, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_energy, format_mass
 
 PHASES = ("setup", "call", "teardown")
@@ -280,6 +280,48 @@ def comparison_section(report: Report) -> str:
     return "".join(parts)
 
 
+def _shard_row(shard: ShardRecord) -> str:
+    state = "" if shard["complete"] else ' <b class="exceeded">incomplete</b>'
+    meters = ", ".join(m["name"] for m in shard["meters"]) or "none"
+    intensity = shard["intensity_g_per_kwh"]
+    duration = shard["duration_s"]
+    return (
+        f"<tr><td><code>{e(shard['name'])}</code>{state}</td><td>{e(shard['host'])}</td>"
+        f"<td>{e(shard['cpu_model'])} x{e(shard['vcpus'])}</td><td>{e(meters)}</td>"
+        f"<td>{e(shard['intensity_source'])}</td>{_n(intensity, f'{intensity:g} g/kWh')}"
+        f"{_n(shard['duration_s'], f'{duration:.1f} s')}{_n(shard['tests'], str(shard['tests']))}"
+        f"{_n(shard['energy_j'], format_energy(shard['energy_j']))}{_n(shard['co2e_g'], format_mass(shard['co2e_g']))}</tr>"
+    )
+
+
+def shards_section(report: Report) -> str:
+    """A combined report's shards, each with its own figures and settings."""
+    session = report["session"]
+    shards = session.get("shards")
+    if not shards:
+        return ""
+    rows = "".join(_shard_row(shard) for shard in shards)
+    notes = "".join(
+        f'<p class="muted">the shards&#x27; settings differ: {e(d)}</p>' for d in session.get("shard_differences", [])
+    )
+    replaced = session.get("replaced_tests", [])
+    if replaced:
+        items = "".join(
+            f"<li><code>{e(r['nodeid'])}</code>: kept from {e(r['kept'])}, replaced in {e(', '.join(r['replaced']))}</li>"
+            for r in replaced
+        )
+        notes += (
+            f"<details><summary>{len(replaced)} test{' ran' if len(replaced) == 1 else 's ran'} in more than one shard and count once, "
+            f"from the report that ended last</summary><ul>{items}</ul></details>"
+        )
+    return (
+        f'<h2 id="shards">{len(shards)} shards</h2>'
+        '<table id="shards-table" class="sortable"><thead><tr><th>shard</th><th>host</th><th>CPU</th><th>meters</th>'
+        '<th>intensity source</th><th class="n">intensity</th><th class="n">time</th><th class="n">tests</th>'
+        f'<th class="n">energy</th><th class="n">CO2e</th></tr></thead><tbody>{rows}</tbody></table>{notes}'
+    )
+
+
 def settings_section(report: Report) -> str:
     session = report["session"]
     settings = session.get("settings") or {}
@@ -339,7 +381,7 @@ def render_html(report: Report) -> str:
         f"<h1>Carbon footprint of the tests</h1>{incomplete}"
         f'<p class="headline"><b>{e(format_energy(session["energy_j"]))}, {e(format_mass(session["co2e_g"]))}</b> '
         f"for {len(report['tests'])} tests in {session['duration_s']:.1f} s ({kind})</p>"
-        f'<p class="muted">{e(where)}</p>{warnings}'
+        f'<p class="muted">{e(where)}</p>{warnings}{shards_section(report)}'
         f'<h2 id="budgets">Budgets</h2>{budgets_section(report)}'
         f"{comparison_section(report)}"
         f'<h2 id="charts">Where the energy went</h2><div class="charts">{tests_chart(report)}{meters_chart(report)}</div>'

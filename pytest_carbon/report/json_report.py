@@ -32,7 +32,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
 
 def json_document(report: Report) -> dict[str, Any]:
     """The record as written: schema 1 also carries `session.summary_lines`, the terminal's
-    attribution and worker lines, for readers that show them as they are."""
+    attribution, worker and shard lines, for readers that show them as they are."""
     from pytest_carbon.report.terminal import session_attribution_lines
 
     lines = session_attribution_lines(report["session"])

@@ -81,6 +81,47 @@ def headline(report: Report) -> list[str]:
     return lines + [""]
 
 
+def shards_section(report: Report) -> list[str]:
+    """A combined report's shards, each with its own figures and settings."""
+    session = report["session"]
+    shards = session.get("shards")
+    if not shards:
+        return []
+    rows = [
+        [
+            code(s["name"]) + ("" if s["complete"] else " (incomplete)"),
+            cell(s["host"]),
+            cell(f"{s['cpu_model']} x{s['vcpus']}"),
+            cell(", ".join(m["name"] for m in s["meters"]) or "none"),
+            f"{s['intensity_g_per_kwh']:g} g/kWh",
+            f"{s['duration_s']:.1f} s",
+            str(s["tests"]),
+            format_energy(s["energy_j"]),
+            format_mass(s["co2e_g"]),
+        ]
+        for s in shards
+    ]
+    lines = [f"### {len(shards)} shards", ""]
+    lines += table(
+        ["shard", "host", "CPU", "meters", "intensity", "time", "tests", "energy", "CO2e"], rows, "lllllrrrr"
+    )
+    lines.append("")
+    for difference in session.get("shard_differences", []):
+        lines.append(f"- the shards' settings differ: {cell(difference)}")
+    replaced = session.get("replaced_tests", [])
+    if replaced:
+        lines.append(
+            f"- {len(replaced)} test{' ran' if len(replaced) == 1 else 's ran'} in more than one shard and count once, from the report that ended last:"
+        )
+        lines += [
+            f"  - {code(r['nodeid'])}: kept from {cell(r['kept'])}, replaced in {cell(', '.join(r['replaced']))}"
+            for r in replaced[:MAX_LISTED]
+        ]
+        if len(replaced) > MAX_LISTED:
+            lines.append(f"  - ... and {len(replaced) - MAX_LISTED} more (see the JSON report)")
+    return lines + [""]
+
+
 def budget_section(report: Report) -> list[str]:
     session = report["session"]
     warn = session.get("action") == "warn"
@@ -249,6 +290,7 @@ def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY
     top = max(top, 1)
     head = (
         headline(report)
+        + shards_section(report)
         + budget_section(report)
         + comparison_section(report)
         + top_tests(report, top)

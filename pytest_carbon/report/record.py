@@ -66,6 +66,7 @@ class XdistFigures:
     workers: list[WorkerRecord]
     missing_tests: list[str]
     attribution: AttributionRecord
+    remote_energy_j: float | None = None  # workers on other machines; None when every worker shared this one
 
 
 @dataclass
@@ -305,6 +306,10 @@ def build_report(
         session["workers"] = figures.xdist.workers
         session["missing_tests"] = figures.xdist.missing_tests
         session["attribution"] = figures.xdist.attribution
+        if figures.xdist.remote_energy_j is not None:
+            session["remote_energy_j"] = figures.xdist.remote_energy_j
+    if facts.shard is not None:
+        session["shard"] = facts.shard
     if settings is not None:
         session["settings"] = settings
     report: Report = {

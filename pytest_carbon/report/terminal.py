@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pytest_carbon.values.quantities import format_energy, format_mass
 
 if TYPE_CHECKING:
-    from pytest_carbon.schema import Report, SessionRecord, WorkerRecord
+    from pytest_carbon.schema import Report, SessionRecord, ShardRecord, WorkerRecord
 
 
 class Line(NamedTuple):
@@ -123,6 +123,11 @@ def attribution_lines(session: SessionRecord) -> list[str]:
         f"attributed to this run {format_energy(attributed)} of the machine's {format_energy(machine)}; "
         f"unattributed (other processes, and workers before their measurement began) {format_energy(remainder)}"
     ]
+    if "remote_energy_j" in session:
+        lines.append(
+            f"workers on other machines {format_energy(session['remote_energy_j'])}, each measured against its own "
+            "machine: part of the session, not of this machine's figures"
+        )
     if machine > 0 and remainder < -0.01 * machine:
         lines.append(
             "warning: more is attributed than the machine used: with --carbon-scope=machine every "
@@ -139,8 +144,9 @@ def worker_lines(workers: list[WorkerRecord], missing_tests: list[str]) -> list[
         start_up = (
             f", start-up and collection {sum(overhead[p] for p in ('startup', 'collection')):.3g} J" if overhead else ""
         )
+        where = f" on {worker.get('host')}" if worker.get("remote") else ""
         parts.append(
-            f"{worker['worker']}: {worker['tests']} tests, {worker['energy_j']:.3g} J{start_up}{' [' + state + ']' if state else ''}"
+            f"{worker['worker']}{where}: {worker['tests']} tests, {worker['energy_j']:.3g} J{start_up}{' [' + state + ']' if state else ''}"
         )
     lines = ["workers: " + "; ".join(parts)] if parts else []
     if missing_tests:
@@ -151,14 +157,52 @@ def worker_lines(workers: list[WorkerRecord], missing_tests: list[str]) -> list[
     return lines
 
 
-def session_attribution_lines(session: SessionRecord) -> list[str]:
-    """Attribution and pytest-xdist worker lines, for runs that have them."""
-    if "machine_energy_j" not in session:
+def shard_summary(shard: ShardRecord) -> str:
+    """One shard of a combined report: where it ran, how it measured, what it counted."""
+    meters = ", ".join(m["name"] for m in shard["meters"]) or "no meter"
+    state = "" if shard["complete"] else f" [incomplete: {shard['interrupted'] or 'interrupted'}]"
+    replaced = f" ({len(shard['replaced'])} replaced by a later report)" if shard["replaced"] else ""
+    return (
+        f"{shard['name']}: {shard['host']}, {shard['cpu_model']} x{shard['vcpus']}, {meters}, "
+        f"{shard['intensity_g_per_kwh']:g} gCO2e/kWh, {shard['duration_s']:.1f}s, {shard['tests']} test{'s' if shard['tests'] != 1 else ''}{replaced}: "
+        f"{format_energy(shard['energy_j'])}, {format_mass(shard['co2e_g'])}{state}"
+    )
+
+
+def shard_lines(session: SessionRecord) -> list[str]:
+    """A combined report's shards, what differs between them, and the tests counted once."""
+    shards = session.get("shards")
+    if not shards:
         return []
-    lines = attribution_lines(session)
-    if "workers" in session:
-        lines += worker_lines(session["workers"], session.get("missing_tests", []))
+    hosts = len({s["host"] for s in shards})
+    lines = [
+        f"shards: {len(shards)} on {hosts} host{'s' if hosts != 1 else ''}, "
+        "each counted with its own intensity, PUE and embodied setting:"
+    ]
+    lines += [f"  {shard_summary(shard)}" for shard in shards]
+    differences = session.get("shard_differences", [])
+    if differences:
+        lines.append("the shards' settings differ: " + " | ".join(differences))
+    replaced = session.get("replaced_tests", [])
+    if replaced:
+        shown = "; ".join(
+            f"{r['nodeid']} (kept from {r['kept']}, replaced in {', '.join(r['replaced'])})" for r in replaced[:5]
+        )
+        more = f" and {len(replaced) - 5} more" if len(replaced) > 5 else ""
+        lines.append(
+            f"{len(replaced)} test{' ran' if len(replaced) == 1 else 's ran'} in more than one shard, counted once from the report that ended last: {shown}{more}"
+        )
     return lines
+
+
+def session_attribution_lines(session: SessionRecord) -> list[str]:
+    """Attribution, pytest-xdist worker and shard lines, for runs that have them."""
+    lines = []
+    if "machine_energy_j" in session:
+        lines += attribution_lines(session)
+        if "workers" in session:
+            lines += worker_lines(session["workers"], session.get("missing_tests", []))
+    return lines + shard_lines(session)
 
 
 def _extra_session_lines(session: SessionRecord) -> list[Line]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 Role = Literal["serial", "worker", "controller"]
 CONTROLLER_CUDA = "carbon_controller_cuda_visible_devices"  # in each worker's workerinput
+CONTROLLER_HOST = "carbon_controller_host"  # in each worker's workerinput: the controller's hostname
+HOST_WORKERS = "carbon_host_workers"  # in each worker's workerinput: workers sent to the same host
 
 
 def run_role(config: pytest.Config) -> Role:
@@ -79,8 +82,11 @@ def _attributor(config: pytest.Config, role: Role, scope: str, meter_set: MeterS
     if role == "worker":
         from pytest_carbon.session.worker import worker_gpu_exclusive
 
-        total = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-        workers = ActiveWorkers(total, os.getppid())
+        workerinput = getattr(config, "workerinput", {})
+        total = int(workerinput.get(HOST_WORKERS) or os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+        # A worker on another machine cannot see its siblings there: it counts those sent to its host.
+        remote = workerinput.get(CONTROLLER_HOST, platform.node()) != platform.node()
+        workers = ActiveWorkers(total, None if remote else os.getppid())
         return Attributor(meter_set.read, meter_set.meters, vcpus, workers, worker_gpu_exclusive(config))
     return Attributor(meter_set.read, meter_set.meters, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
 
@@ -123,6 +129,10 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
         scope=scope,
     )
     facts.warnings.extend(model.warnings)
+    if role != "worker":  # the report is the serial run's or the controller's
+        from pytest_carbon.session.shard import shard_info
+
+        facts.shard = shard_info(config, settings)
     return SessionParts(config, settings, role, scope, model, selection, meter_set, attributor, ledger, facts)
 
 

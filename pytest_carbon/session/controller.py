@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 from typing import Any
 
 import pytest
 
-from pytest_carbon.ledger import OVERHEAD_PARTS, TestRecord
+from pytest_carbon.ledger import TestRecord
 from pytest_carbon.meters.base import Channel
 from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.report.record import Attribution, SessionFigures, XdistFigures, test_dict
-from pytest_carbon.schema import FixtureRecordDict, PartRecord, WorkerRecord
-from pytest_carbon.session.assemble import CONTROLLER_CUDA, SessionParts
+from pytest_carbon.report.sums import merge_fixtures, sum_overheads
+from pytest_carbon.schema import WorkerRecord
+from pytest_carbon.session.assemble import CONTROLLER_CUDA, CONTROLLER_HOST, HOST_WORKERS, SessionParts
 from pytest_carbon.session.wire import (
     RECORD_ATTRIBUTE,
     WireHandover,
@@ -43,12 +45,17 @@ class Controller:
         self.worker_outputs: dict[str, WireHandover] = {}
         self.workers_down: dict[str, str | None] = {}
         self.seen_tests: dict[str, str] = {}  # nodeid -> worker, for every test a report arrived for
+        self.host = platform.node()
 
     # -- hooks ---------------------------------------------------------------------------
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[CONTROLLER_CUDA] = os.environ.get("CUDA_VISIBLE_DEVICES")
+        node.workerinput[CONTROLLER_HOST] = self.host
+        specs = getattr(getattr(node, "nodemanager", None), "specs", None) or [node.gateway.spec]
+        mine = spec_host(node.gateway.spec)
+        node.workerinput[HOST_WORKERS] = sum(1 for spec in specs if spec_host(spec) == mine)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         gateway = getattr(getattr(report, "node", None), "gateway", None)
@@ -88,16 +95,22 @@ class Controller:
             worker_facts = dataclasses.replace(facts, channels=self.worker_channels.get(name, facts.channels))
             tests.append(test_dict(record, worker_facts))
         workers = self.worker_summaries()
-        attributed = sum(w["energy_j"] for w in workers)
+        # A worker on another machine was measured against that machine: it is part of the
+        # session, but not of this machine's total, so it is kept out of the comparison with it.
+        remote = [w for w in workers if w.get("remote")]
+        remote_energy = sum(w["energy_j"] for w in remote)
+        attributed = sum(w["energy_j"] for w in workers if not w.get("remote"))
         if parts.scope == "process":
             attributed += controller_share
         self._gather_warnings(facts)
         return SessionFigures(
             tests=tests,
-            fixtures=merge_fixtures([f for output in self.worker_outputs.values() for f in output["fixtures"]]),
-            overhead=sum_overheads([output["overhead"] for output in self.worker_outputs.values()]),
+            fixtures=merge_fixtures(
+                (f for output in self.worker_outputs.values() for f in output["fixtures"]), "workers"
+            ),
+            overhead=sum_overheads(output["overhead"] for output in self.worker_outputs.values()),
             channels=machine_channels,
-            energy_j=attributed if parts.scope == "process" else machine,
+            energy_j=(attributed if parts.scope == "process" else machine) + remote_energy,
             duration_s=ledger.session_duration,
             tests_energy_j=sum(t["energy_j"] for t in tests),
             attribution=Attribution(machine, attributed),
@@ -109,6 +122,7 @@ class Controller:
                     "definition": ATTRIBUTION_RULE,
                     "gpu": sorted({o.get("gpu_note", "") for o in self.worker_outputs.values()} - {""}),
                 },
+                remote_energy_j=remote_energy if remote else None,
             ),
         )
 
@@ -142,6 +156,8 @@ class Controller:
                 summary["duration_s"] = output["duration_s"]
                 summary["overhead"] = {part: values["energy_j"] for part, values in output["overhead"].items()}
                 summary["machine_energy_j"] = output["attribution"].get("machine_energy_j")
+                summary["host"] = output.get("host", self.host)
+                summary["remote"] = summary["host"] != self.host
             else:
                 # Only what arrived with the reports: the worker's own overhead is missing.
                 summary["energy_j"] = sum(r.total_energy for r in tests)
@@ -150,43 +166,10 @@ class Controller:
         return summaries
 
 
-def merge_fixtures(fixtures: list[FixtureRecordDict]) -> list[FixtureRecordDict]:
-    """One entry per fixture definition: each worker sets up its own session fixtures."""
-    merged: dict[tuple[str, str, str], FixtureRecordDict] = {}
-    for fixture in fixtures:
-        key = (fixture["name"], fixture["scope"], fixture["baseid"])
-        if key not in merged:
-            merged[key] = {**fixture, "workers": 1, "by_meter": dict(fixture["by_meter"])}
-            continue
-        into = merged[key]
-        into["workers"] = into.get("workers", 1) + 1
-        into["setups"] += fixture["setups"]
-        into["duration_s"] += fixture["duration_s"]
-        into["energy_j"] += fixture["energy_j"]
-        into["co2e_g"] += fixture["co2e_g"]
-        for part, values in fixture["parts"].items():
-            target = into["parts"].setdefault(part, {"duration_s": 0.0, "energy_j": 0.0, "co2e_g": 0.0})
-            _add_part(target, values)
-        for meter, value in fixture["by_meter"].items():
-            into["by_meter"][meter] = into["by_meter"].get(meter, 0.0) + value
-    return list(merged.values())
-
-
-def _add_part(target: PartRecord, values: PartRecord) -> None:
-    target["duration_s"] += values["duration_s"]
-    target["energy_j"] += values["energy_j"]
-    target["co2e_g"] += values["co2e_g"]
-
-
-def sum_overheads(overheads: list[dict[str, PartRecord]]) -> dict[str, PartRecord]:
-    total: dict[str, PartRecord] = {
-        part: {"duration_s": 0.0, "energy_j": 0.0, "co2e_g": 0.0, "by_meter": {}} for part in OVERHEAD_PARTS
-    }
-    for overhead in overheads:
-        for part, values in overhead.items():
-            target = total[part]
-            _add_part(target, values)
-            by_meter = target.setdefault("by_meter", {})
-            for meter, value in values.get("by_meter", {}).items():
-                by_meter[meter] = by_meter.get(meter, 0.0) + value
-    return total
+def spec_host(spec: Any) -> str:
+    """The machine an execnet gateway spec starts its worker on: this one for popen."""
+    for kind in ("ssh", "socket", "vagrant_ssh"):
+        value = getattr(spec, kind, None)
+        if value:
+            return f"{kind}:{value.rsplit(':', 1)[0] if kind == 'socket' else value}"
+    return "local"

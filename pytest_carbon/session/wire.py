@@ -65,6 +65,9 @@ class WireHandover(TypedDict):
     meters: dict[str, WireMeter]
     dropped: dict[str, str]
     gpu_note: str
+    host: str  # the worker's machine (its hostname): another host is not part of the controller's total
+    cpu_model: str
+    vcpus: int
 
 
 def channels_to_wire(channels: tuple[Channel, ...]) -> list[WireChannel]:
@@ -134,6 +137,9 @@ def handover_to_wire(
     meters: dict[str, WireMeter],
     dropped: dict[str, str],
     gpu_note: str,
+    host: str,
+    cpu_model: str,
+    vcpus: int,
 ) -> WireHandover:
     return {
         "worker": worker,
@@ -148,6 +154,9 @@ def handover_to_wire(
         "meters": meters,
         "dropped": dict(dropped),
         "gpu_note": gpu_note,
+        "host": host,
+        "cpu_model": cpu_model,
+        "vcpus": vcpus,
     }
 
 

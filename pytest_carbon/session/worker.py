@@ -8,6 +8,7 @@ Each finished test's record travels with its teardown report; the worker's sessi
 from __future__ import annotations
 
 import os
+import platform
 from typing import TYPE_CHECKING
 
 import pytest
@@ -81,6 +82,9 @@ class Handover:
             meters={m.name: {"description": m.describe(), "measured": m.measured} for m in parts.meter_set.meters},
             dropped=parts.meter_set.dropped,
             gpu_note=gpu_split_note(attributor) if attributor is not None else "",
+            host=platform.node(),
+            cpu_model=facts.cpu_model,
+            vcpus=facts.vcpus,
         )
         self.config.workeroutput[OUTPUT_KEY] = output  # type: ignore[attr-defined]
         return None
