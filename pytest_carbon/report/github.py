@@ -114,6 +114,7 @@ class AnnotationWriter:
     def __init__(self, rootpath: Path, stream: TextIO | None = None) -> None:
         self.rootpath = rootpath
         self.stream = stream
+        self.output: Path | None = None
         self.__name__ = "GitHub annotations"
 
     def __call__(self, report: Report) -> None:

@@ -336,6 +336,7 @@ class MarkdownWriter:
         self.path = path
         self.top = top
         self.append = append
+        self.output: Path | None = None if append else path
         self.__name__ = f"Markdown summary to {path}"
 
     def __call__(self, report: Report) -> None:

@@ -136,16 +136,10 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
     return SessionParts(config, settings, role, scope, model, selection, meter_set, attributor, ledger, facts)
 
 
-def report_path(config: pytest.Config, raw: str | None) -> Path | None:
-    if not raw:
-        return None
-    return Path(raw) if Path(raw).is_absolute() else Path(config.rootpath, raw)
-
-
 def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
     """Build this process's session for its role and register its plugins."""
     from pytest_carbon.session.manager import CarbonSession
-    from pytest_carbon.session.outputs import JUnitProperties, report_writers
+    from pytest_carbon.session.outputs import JUnitProperties, report_writers, setting_path
     from pytest_carbon.session.reporting import LocalFigures, Reporting
     from pytest_carbon.session.runner import TestRunner
 
@@ -187,8 +181,10 @@ def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
         else:
             assert runner is not None
             figures = LocalFigures(parts)
-        writers = report_writers(settings, config.rootpath)
-        reporting = Reporting(parts, figures, writers, report_path(config, settings.value("json")))
+        writers = report_writers(config, settings)
+        reporting = Reporting(
+            parts, figures, writers, setting_path(config, settings, "json"), setting_path(config, settings, "compare")
+        )
         session = CarbonSession(parts, reporting, runner)
     plugins.register(session, "carbon-session")
     return session

@@ -7,6 +7,7 @@ over to the xdist controller) is the `Ending` it was given.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 class Ending(Protocol):
     """What a role does once measuring has ended: returns the report, if it makes one."""
+
+    written: list[Path]  # report files written, named in the summary
 
     def finish(self, session: pytest.Session, exitstatus: int) -> Report | None: ...
 
@@ -74,6 +77,9 @@ class CarbonSession:
         terminalreporter.write_sep("=", "carbon footprint")
         for line in render(self.report, config.get_verbosity(), self.parts.settings.value("top")):
             write_line(terminalreporter, line)
+        for path in self.ending.written:
+            # As junitxml names its file: where the report went, whatever the path given.
+            terminalreporter.write_sep("-", f"carbon report: {path.resolve()}")
 
     def close(self) -> None:
         if not self._closed:

@@ -15,26 +15,44 @@ from pytest_carbon.report.outputs import MARKDOWN_TOP, HtmlWriter, Writer
 from pytest_carbon.verdicts.budgets import Budget
 
 
-def resolve(rootpath: Path, path: str) -> Path:
-    return Path(path) if Path(path).is_absolute() else rootpath / path
+def setting_path(config: pytest.Config, settings: Settings, key: str) -> Path | None:
+    """A path setting as a path, following pytest's convention: relative to the directory
+    pytest was started from when it is given on the command line (as `--junitxml`), to the
+    configuration file's folder when it comes from one."""
+    raw = settings.value(key)
+    if not raw:
+        return None
+    path = Path(raw)
+    if path.is_absolute():
+        return path
+    origin = settings[key].origin
+    if origin.startswith("--"):
+        base = config.invocation_params.dir
+    elif "[tool.pytest_carbon]" in origin and settings.pyproject is not None:
+        base = settings.pyproject.parent
+    elif " option " in origin and config.inipath is not None:
+        base = config.inipath.parent
+    else:
+        base = config.rootpath
+    return base / path
 
 
-def report_writers(settings: Settings, rootpath: Path, environ: Mapping[str, str] = os.environ) -> list[Writer]:
+def report_writers(config: pytest.Config, settings: Settings, environ: Mapping[str, str] = os.environ) -> list[Writer]:
     # Each writer's module is imported only by runs that write it: start-up stays short.
     writers: list[Writer] = []
-    md = settings.value("md")
+    md = setting_path(config, settings, "md")
     if md or environ.get("GITHUB_STEP_SUMMARY"):
         from pytest_carbon.report.markdown import markdown_writers
 
         top = settings.value("top") if settings["top"].origin != "default" else MARKDOWN_TOP
-        writers.extend(markdown_writers(resolve(rootpath, md) if md else None, top, environ))
-    html = settings.value("html")
+        writers.extend(markdown_writers(md, top, environ))
+    html = setting_path(config, settings, "html")
     if html:
-        writers.append(HtmlWriter(resolve(rootpath, html)))
+        writers.append(HtmlWriter(html))
     if environ.get("GITHUB_ACTIONS") == "true":
         from pytest_carbon.report.github import AnnotationWriter
 
-        writers.append(AnnotationWriter(rootpath))
+        writers.append(AnnotationWriter(config.rootpath))
     return writers
 
 

@@ -83,19 +83,24 @@ class Reporting:
     """Builds the one report, judges the session and writes every report file."""
 
     def __init__(
-        self, parts: SessionParts, source: FiguresSource, writers: Sequence[Writer], json_path: Path | None
+        self,
+        parts: SessionParts,
+        source: FiguresSource,
+        writers: Sequence[Writer],
+        json_path: Path | None,
+        baseline_path: Path | None = None,
     ) -> None:
         self.parts = parts
         self.source = source
         self.writers = list(writers)
         self.json_path = json_path
         # Read before the placeholder JSON is written: the baseline may be the same file.
+        self.written: list[Path] = []  # report files written at the end, for the summary
         self.baseline: Baseline | None = None
-        compare_path = parts.settings.value("compare")
-        if compare_path:
+        if baseline_path is not None:
             from pytest_carbon.verdicts.compare import load_baseline
 
-            self.baseline = load_baseline(Path(parts.config.rootpath, compare_path))
+            self.baseline = load_baseline(baseline_path)
             if self.baseline.warning:
                 parts.facts.warnings.append(self.baseline.warning)
         if json_path is not None:
@@ -179,13 +184,17 @@ class Reporting:
         if self.json_path is not None:
             try:
                 write_json(self.json_path, report)
+                self.written.append(self.json_path)
             except OSError as error:
                 warnings.append(f"could not write the JSON report to {self.json_path}: {error}")
         for writer in self.writers:
             try:
                 writer(report)
             except Exception as error:  # a reporter must never break the run
-                warnings.append(f"{getattr(writer, '__name__', writer)} failed: {error}")
+                warnings.append(f"{writer.__name__} failed: {error}")
+                continue
+            if writer.output is not None:
+                self.written.append(writer.output)
 
     def _write_placeholder(self, path: Path) -> None:
         """A valid, incomplete report from the start, so a killed run still leaves one."""

@@ -8,6 +8,7 @@ Each finished test's record travels with its teardown report; the worker's sessi
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import platform
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,7 @@ class Handover:
         self.config = config
         self.parts = parts
         self.worker = worker
+        self.written: list[Path] = []  # a worker writes no report: the controller does
 
     def finish(self, session: pytest.Session, exitstatus: int) -> Report | None:
         from pytest_carbon.report.record import fixture_dict, overhead_dict
