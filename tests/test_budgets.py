@@ -98,7 +98,7 @@ def test_nearest_marker_wins_function_over_class_over_module(energy_suite):
     result = run(energy_suite)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["FAILED test_a.py::TestClass::test_class_level - carbon budget exceeded: 50.00 mgCO2e > 10.00 mgCO2e*"]
+        ["FAILED test_a.py::TestClass::test_class_level - carbon budget exceeded: 50.0 mgCO2e > 10.0 mgCO2e*"]
     )
 
 
@@ -194,7 +194,7 @@ def test_session_budget_from_pyproject_and_cli_wins(energy_suite):
     result.stdout.fnmatch_lines(["*7.00 mgCO2e > 5.00 mgCO2e (from pyproject.toml [[]tool.pytest_carbon[]] budget)"])
     result = run(energy_suite, "--carbon-budget=10 mg")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["session within carbon budget: 7.00 mgCO2e <= 10.00 mgCO2e (from --carbon-budget)"])
+    result.stdout.fnmatch_lines(["session within carbon budget: 7.00 mgCO2e <= 10.0 mgCO2e (from --carbon-budget)"])
 
 
 def test_session_budget_in_energy_units(energy_suite):

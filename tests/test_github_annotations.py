@@ -61,7 +61,7 @@ def test_overruns_become_annotations_on_the_test_line(
         "line": "4",
         "title": "carbon budget exceeded%3A test_ann.py%3A%3Atest_over",
     }
-    assert re.fullmatch(r"carbon budget exceeded: \d+\.\d\d \w+ > 0\.00 \w+ \(from @pytest.mark.carbon\)", over[2])
+    assert over[2] == "carbon budget exceeded: 1.00 mJ > 1.00 \u00b5J (from @pytest.mark.carbon)"
     assert param[1]["line"] == "8"  # the first decorator: where pytest locates the test
     assert param[1]["title"] == "carbon budget exceeded%3A test_ann.py%3A%3Atest_param[a%2Cb%3Ac%25d]"
 

@@ -134,7 +134,7 @@ def test_structure_verdicts_and_escaping(html_run: tuple[Page, dict[str, Any], P
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     page = parse(text)
     row = next(r for r in page.rows if r[0].startswith("test_x.py"))
-    assert row[-1] == "500.00 mJ > 1.00 mJ"
+    assert row[-1] == "500 mJ > 1.00 mJ"
     assert "1 of 2 tests with a budget are over it" in text
     assert "Session within its carbon budget" in text
 

@@ -119,7 +119,7 @@ def test_failed_subtests_fail_the_record_and_keep_pytests_failure_first(energy_s
             "FAILED test_s.py::test_blocks_over_budget - contains 1 failed subtest",
         ]
     )
-    result.stdout.fnmatch_lines(["*carbon budget exceeded*", "*carbon budget exceeded: 0.30 J > 0.10 J*"])
+    result.stdout.fnmatch_lines(["*carbon budget exceeded*", "*carbon budget exceeded: 300 mJ > 100 mJ*"])
     tests = records_by_id(energy_suite)
     for nodeid in ("test_s.py::test_blocks", "test_s.py::test_blocks_over_budget"):
         assert tests[nodeid]["outcome"] == "failed"

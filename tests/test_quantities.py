@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.values.quantities import format_energy, format_mass, format_pair, parse_quantity
+from pytest_carbon.values.quantities import format_column, format_energy, format_mass, format_pair, parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -74,5 +74,18 @@ def test_formatting_scales_to_readable_units():
     assert format_mass(0.000123) == "123 \u00b5gCO2e"
     assert format_energy(12345.0) == "12.3 kJ"
     assert format_energy(0.5) == "500 mJ"
-    assert format_pair(0.73, 0.5, "mass") == ("0.73 gCO2e", "0.50 gCO2e")
-    assert format_pair(0.073, 0.05, "mass") == ("73.00 mgCO2e", "50.00 mgCO2e")
+    assert format_pair(0.73, 0.5, "mass") == ("730 mgCO2e", "500 mgCO2e")
+    assert format_pair(0.073, 0.05, "mass") == ("73.0 mgCO2e", "50.0 mgCO2e")
+
+
+def test_each_figure_of_a_pair_in_its_own_unit_and_never_shown_alike():
+    assert format_pair(15.32e-6, 5.0, "mass") == ("15.3 \u00b5gCO2e", "5.00 gCO2e")  # a 5 g budget
+    assert format_pair(33.64e-3, 1e-6, "energy") == ("33.6 mJ", "1.00 \u00b5J")  # a 1 uJ budget
+    assert format_pair(1.004, 1.0, "mass") == ("1.004 gCO2e", "1.000 gCO2e")  # over by a little: shown so
+    assert format_pair(2.0, 2.0, "energy") == ("2.00 J", "2.00 J")
+
+
+def test_a_column_shares_one_unit():
+    assert format_column([0.73, 0.08928, 0.0], "energy") == ["730 mJ", "89.3 mJ", "0 mJ"]
+    assert format_column([120.0, 5e-6], "energy") == ["120 J", "<0.001 J"]
+    assert format_column([0.000909, 0.00091], "mass") == ["909 \u00b5gCO2e", "910 \u00b5gCO2e"]

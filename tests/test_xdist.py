@@ -116,7 +116,7 @@ def test_verdicts_are_the_same_serial_and_with_two_workers(suite):
     assert failed_ids(serial_report) == failed_ids(parallel_report) == EXPECTED_FAILURES
     parallel.stdout.fnmatch_lines(
         [
-            "FAILED test_default.py::test_default_heavy - carbon budget exceeded: * mJ > 50.00 mJ (from [[]tool.pytest_carbon.budgets[]] 'test_default.py::[*]')"
+            "FAILED test_default.py::test_default_heavy - carbon budget exceeded: * > 50.0 mJ (from [[]tool.pytest_carbon.budgets[]] 'test_default.py::[*]')"
         ]
     )
     verdicts = {t["nodeid"]: t["verdict"] for t in parallel_report["tests"]}

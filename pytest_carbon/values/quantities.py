@@ -22,6 +22,9 @@ MASS_UNITS: dict[str, float] = {
     "t": 1e6,
 }
 ENERGY_UNITS: dict[str, float] = {
+    "uJ": 1e-6,
+    "\u00b5J": 1e-6,  # micro sign
+    "\u03bcJ": 1e-6,  # greek small letter mu
     "mJ": 1e-3,
     "J": 1.0,
     "kJ": 1e3,
@@ -32,7 +35,7 @@ ENERGY_UNITS: dict[str, float] = {
 }
 ACCEPTED = (
     "a number with a unit: mass ug, \u00b5g, mg, g, kg, t (optionally followed by CO2e) "
-    "or energy mJ, J, kJ, MJ, mWh, Wh, kWh, e.g. '0.5g', '300 mgCO2e', '12 Wh'"
+    "or energy uJ, \u00b5J, mJ, J, kJ, MJ, mWh, Wh, kWh, e.g. '0.5g', '300 mgCO2e', '12 Wh'"
 )
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -98,30 +101,35 @@ def _unit_hint(unit: str) -> str:
     return ""
 
 
-def _scaled(value: float, steps: list[tuple[float, str]]) -> str:
-    magnitude = abs(value)
+def _unit_for(magnitude: float, steps: list[tuple[float, str]]) -> tuple[float, str]:
     for factor, unit in steps:
         if magnitude >= factor:
-            return f"{_three_figures(value / factor)} {unit}"
-    factor, unit = steps[-1]
-    return f"{_three_figures(value / factor)} {unit}"
+            return factor, unit
+    return steps[-1]
 
 
-def _three_figures(value: float) -> str:
+def _scaled(value: float, steps: list[tuple[float, str]], figures: int = 3) -> str:
+    if value == 0:
+        return "0 " + next(unit for factor, unit in steps if factor == 1.0)
+    factor, unit = _unit_for(abs(value), steps)
+    return f"{_significant(value / factor, figures)} {unit}"
+
+
+def _significant(value: float, figures: int = 3) -> str:
+    """`figures` significant figures, trailing zeros kept (2.50, 12.0, 250)."""
     magnitude = abs(value)
     if magnitude == 0:
         return "0"
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    if magnitude >= 10:
-        return f"{value:.1f}"
-    if magnitude >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3g}"
+    digits = figures - 1 - math.floor(math.log10(magnitude))
+    return f"{value:.{max(digits, 0)}f}"
 
 
 MASS_STEPS = [(1e6, "tCO2e"), (1e3, "kgCO2e"), (1.0, "gCO2e"), (1e-3, "mgCO2e"), (1e-6, "\u00b5gCO2e")]
-ENERGY_STEPS = [(3.6e6, "kWh"), (1e6, "MJ"), (1e3, "kJ"), (1.0, "J"), (1e-3, "mJ")]
+ENERGY_STEPS = [(3.6e6, "kWh"), (1e6, "MJ"), (1e3, "kJ"), (1.0, "J"), (1e-3, "mJ"), (1e-6, "\u00b5J")]
+
+
+def _steps(dimension: Dimension) -> list[tuple[float, str]]:
+    return MASS_STEPS if dimension == "mass" else ENERGY_STEPS
 
 
 def format_mass(grams: float) -> str:
@@ -132,9 +140,29 @@ def format_energy(joules: float) -> str:
     return _scaled(joules, ENERGY_STEPS)
 
 
+def format_amount(value: float, dimension: Dimension) -> str:
+    return _scaled(value, _steps(dimension))
+
+
 def format_pair(measured: float, limit: float, dimension: Dimension) -> tuple[str, str]:
-    """Format two amounts in the unit that suits the limit, so they read side by side."""
-    steps = MASS_STEPS if dimension == "mass" else ENERGY_STEPS
-    smaller = min(abs(measured), abs(limit)) or abs(limit) or abs(measured)
-    factor, unit = next(((f, u) for f, u in steps if smaller >= 0.1 * f), steps[-1])
-    return f"{measured / factor:.2f} {unit}", f"{limit / factor:.2f} {unit}"
+    """Two amounts read side by side (a figure and its limit), each in its own readable
+    unit: "15.3 \u00b5gCO2e" beside "5.00 gCO2e". Where three figures would show two
+    different amounts alike, more figures are shown."""
+    steps = _steps(dimension)
+    for figures in range(3, 8):
+        pair = _scaled(measured, steps, figures), _scaled(limit, steps, figures)
+        if pair[0] != pair[1] or measured == limit:
+            return pair
+    return pair
+
+
+def format_column(values: list[float], dimension: Dimension) -> list[str]:
+    """A table column: every figure in the unit of the column's largest, so they compare
+    at a glance ("730 mJ" above "89.3 mJ", not "0.73 J" above "89.3 mJ")."""
+    steps = _steps(dimension)
+    factor, unit = _unit_for(max((abs(v) for v in values), default=0.0), steps)
+    texts = []
+    for value in values:
+        scaled = value / factor
+        texts.append(f"{_significant(scaled) if abs(scaled) >= 0.001 else ('0' if value == 0 else '<0.001')} {unit}")
+    return texts
