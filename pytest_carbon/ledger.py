@@ -339,6 +339,10 @@ class Ledger:
             energies = list(map(add, energies, per_test(column)))
         return energies, durations
 
+    def index_of(self, nodeid: str) -> int | None:
+        """The index of a test that has reached its setup report."""
+        return self._test_index.get(nodeid)
+
     def records_with_verdicts(self) -> list[int]:
         return [index for index, record in self._records.items() if record.verdict is not None]
 

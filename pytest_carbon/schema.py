@@ -44,6 +44,50 @@ class LocationRecord(TypedDict):
     line: int | None
 
 
+class LlmModelRecord(TypedDict):
+    """One hosted model's calls: what was charged, and why not when it was not."""
+
+    provider: str  # EcoLogits' provider name
+    charged_as: str | None  # the model EcoLogits' figures are for (after [tool.pytest_carbon.llm.models])
+    zone: str | None  # the grid zone set for the endpoint; None: EcoLogits' zone for the provider
+    hosts: list[str]  # scheme://host[:port] the calls went to
+    unmapped_hosts: list[str]  # hosts neither known nor in the endpoints table: charged as the SDK's provider
+    calls: int  # calls that reached the model
+    replayed: int  # calls answered by a cassette or mock: charged nothing
+    not_charged: int  # calls that reached a model EcoLogits cannot estimate
+    output_tokens: int
+    energy_j: float  # midpoint of EcoLogits' range
+    energy_j_min: float
+    energy_j_max: float
+    co2e_g: float
+    co2e_g_min: float
+    co2e_g_max: float
+    problem: NotRequired[str]  # why calls were not charged
+    warnings: NotRequired[list[str]]  # EcoLogits' warnings about the estimate
+
+
+class LlmRecord(TypedDict):
+    """Hosted-model calls of a test, a fixture or the session (docs/json-report.md)."""
+
+    calls: int
+    replayed: int
+    not_charged: int
+    output_tokens: int
+    energy_j: float
+    energy_j_min: float
+    energy_j_max: float
+    co2e_g: float
+    co2e_g_min: float
+    co2e_g_max: float
+    models: dict[str, LlmModelRecord]
+
+
+class LlmSessionRecord(LlmRecord):
+    method: str
+    embodied_included: bool
+    count_in_budgets: bool
+
+
 class TestRecordDict(TypedDict):
     nodeid: str
     location: LocationRecord
@@ -61,6 +105,7 @@ class TestRecordDict(TypedDict):
     verdict: Literal["ok", "exceeded"] | None
     flags: list[str]
     worker: NotRequired[str]  # pytest-xdist: the worker that ran it
+    llm: NotRequired[LlmRecord]  # hosted-model calls, when the test made any
 
 
 class FixtureRecordDict(TypedDict):
@@ -75,6 +120,7 @@ class FixtureRecordDict(TypedDict):
     parts: dict[str, PartRecord]
     by_meter: dict[str, float]
     workers: NotRequired[int]  # pytest-xdist: how many workers set it up
+    llm: NotRequired[LlmRecord]  # hosted-model calls, when the fixture made any
 
 
 class ChannelRecord(TypedDict):
@@ -154,6 +200,8 @@ class SessionRecord(TypedDict):
     warnings: list[str]
     notes: list[str]
     settings: NotRequired[dict[str, SettingRecord]]
+    # Hosted-model calls (--carbon-llm on): every call of the session, local figures apart.
+    llm: NotRequired[LlmSessionRecord]
     # A run that writes no report file keeps records only for the tests the terminal shows.
     test_count: NotRequired[int]
     # Process scope (and every pytest-xdist controller):

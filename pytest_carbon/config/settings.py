@@ -78,6 +78,16 @@ def _flag(raw: object, origin: str) -> bool:
     raise CarbonConfigError(raw, origin, "is not true or false", "true or false")
 
 
+LLM_MODES = ("auto", "on", "off")
+
+
+def _llm_mode(raw: object, origin: str) -> str:
+    """A mode, or pyproject's [tool.pytest_carbon.llm] table with its `mode` key."""
+    if isinstance(raw, dict):
+        raw, origin = raw.get("mode", "auto"), f"{origin}.mode"
+    return _choice(*LLM_MODES)(raw, origin)
+
+
 class OptionSpec(NamedTuple):
     key: str  # pyproject key in [tool.pytest_carbon]
     flag: str | None  # command-line flag
@@ -181,6 +191,16 @@ OPTIONS: list[OptionSpec] = [
         5,
         "how many of the costliest tests the summary lists (default 5)",
         "N",
+    ),
+    OptionSpec(
+        "llm",
+        "--carbon-llm",
+        "carbon_llm",
+        _llm_mode,
+        "auto",
+        "charge tests for the hosted-model (LLM API) calls they make, estimated with EcoLogits: "
+        "auto (default: on when EcoLogits is installed), on, off",
+        "auto|on|off",
     ),
     OptionSpec("json", "--carbon-json", "carbon_json", _path, None, "write the JSON report to this path", "PATH"),
     OptionSpec(

@@ -17,8 +17,10 @@ import pytest
 
 from pytest_carbon.ledger import OVERHEAD_PARTS, TestRecord
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.remote.charge import merge
+from pytest_carbon.remote.tracker import session_record
 from pytest_carbon.report.record import Attribution, RunFacts, SessionFigures, XdistFigures, test_dict
-from pytest_carbon.schema import FixtureRecordDict, PartRecord, WorkerRecord
+from pytest_carbon.schema import FixtureRecordDict, LlmRecord, LlmSessionRecord, PartRecord, WorkerRecord
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, SessionParts
 from pytest_carbon.session.wire import (
     RECORD_ATTRIBUTE,
@@ -39,6 +41,7 @@ class Controller:
         self.parts = parts
         self.worker_channels: dict[str, tuple[Channel, ...]] = {}
         self.worker_records: list[tuple[str, TestRecord]] = []
+        self.worker_llm: dict[int, LlmRecord] = {}  # index in worker_records -> its hosted-model calls
         self.worker_outputs: dict[str, WireHandover] = {}
         self.workers_down: dict[str, str | None] = {}
         self.seen_tests: dict[str, str] = {}  # nodeid -> worker, for every test a report arrived for
@@ -60,6 +63,8 @@ class Controller:
         if "channels" in data:
             self.worker_channels[name] = channels_from_wire(data["channels"])
         channels = self.worker_channels.get(name, self.parts.meter_set.channels)
+        if "llm" in data:
+            self.worker_llm[len(self.worker_records)] = data["llm"]
         self.worker_records.append((name, test_from_wire(data, len(channels), name)))
 
     @pytest.hookimpl(optionalhook=True)
@@ -83,9 +88,10 @@ class Controller:
         machine = sum(machine_channels)
         controller_share = sum(ledger.session_channels()) if parts.attributor is not None else 0.0
         tests = []
-        for name, record in self.worker_records:
+        for at, (name, record) in enumerate(self.worker_records):
             worker_facts = dataclasses.replace(facts, channels=self.worker_channels.get(name, facts.channels))
-            tests.append(test_dict(record, worker_facts))
+            tests.append(test_dict(record, worker_facts, self.worker_llm.get(at)))
+        fixtures = merge_fixtures([f for output in self.worker_outputs.values() for f in output["fixtures"]])
         workers = self.worker_summaries()
         attributed = sum(w["energy_j"] for w in workers)
         if parts.scope == "process":
@@ -93,7 +99,7 @@ class Controller:
         self._gather_warnings(facts)
         return SessionFigures(
             tests=tests,
-            fixtures=merge_fixtures([f for output in self.worker_outputs.values() for f in output["fixtures"]]),
+            fixtures=fixtures,
             overhead=sum_overheads([output["overhead"] for output in self.worker_outputs.values()]),
             channels=machine_channels,
             energy_j=attributed if parts.scope == "process" else machine,
@@ -109,7 +115,17 @@ class Controller:
                     "gpu": sorted({o.get("gpu_note", "") for o in self.worker_outputs.values()} - {""}),
                 },
             ),
+            llm=self._llm(fixtures),
         )
+
+    def _llm(self, fixtures: list[FixtureRecordDict]) -> LlmSessionRecord | None:
+        """Every worker's hosted-model calls: its tests', its fixtures' and the rest."""
+        config = self.parts.llm
+        if config is None:
+            return None
+        accounts = list(self.worker_llm.values()) + [f["llm"] for f in fixtures if "llm" in f]
+        accounts += [o["llm_other"] for o in self.worker_outputs.values() if o.get("llm_other")]  # type: ignore[misc]
+        return session_record(config, bool(self.parts.settings.value("embodied")), accounts)
 
     def _gather_warnings(self, facts: RunFacts) -> None:
         found = [warning for output in self.worker_outputs.values() for warning in output.get("warnings", [])]
@@ -160,6 +176,8 @@ def merge_fixtures(fixtures: list[FixtureRecordDict]) -> list[FixtureRecordDict]
         into = merged[key]
         into["workers"] = into.get("workers", 1) + 1
         into["setups"] += fixture["setups"]
+        if "llm" in fixture:
+            into["llm"] = merge([into["llm"], fixture["llm"]]) if "llm" in into else fixture["llm"]
         into["duration_s"] += fixture["duration_s"]
         into["energy_j"] += fixture["energy_j"]
         into["co2e_g"] += fixture["co2e_g"]

@@ -22,6 +22,7 @@ from pytest_carbon.ledger import (
     FixtureRecord,
     TestRecord,
 )
+from pytest_carbon.report.hosted import budget_remote_lines
 from pytest_carbon.report.wording import budget_failure_details, verdict_message
 from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.session.markers import closest_carbon_marker
@@ -156,12 +157,22 @@ class TestRunner:
         record = self.ledger.running_record(index)
         energy = record.part_energy(SETUP) + record.part_energy(CALL)
         duration = record.durations[SETUP] + record.durations[CALL]
-        verdict = judge(budget, energy, model.co2e_g(energy, duration))
+        co2e = model.co2e_g(energy, duration)
+        remote = self.parts.remote
+        llm = (
+            remote.test_record(index, (SETUP, CALL)) if remote is not None and remote.config.count_in_budgets else None
+        )
+        if llm is None:
+            verdict = judge(budget, energy, co2e)
+        else:
+            verdict = judge(budget, energy + llm["energy_j"], co2e + llm["co2e_g"])
         record.verdict = verdict
         if not verdict.exceeded:
             return
         message = verdict_message(verdict.to_dict())
-        details = self._details(record, verdict, energy, duration)
+        details = self._details(record, verdict, energy, duration, co2e)
+        if llm is not None:
+            details += "\n" + "\n".join(budget_remote_lines(llm, energy, co2e))
         if self.parts.facts.action == "warn":
             report.sections.append(("carbon budget exceeded (warning only)", message + "\n" + details))
             return
@@ -178,7 +189,7 @@ class TestRunner:
         report.outcome = "failed"
         report.longrepr = BudgetFailure(message, details, path or record.nodeid, lineno or 0)
 
-    def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float) -> str:
+    def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float, co2e: float) -> str:
         meter_set = self.parts.meter_set
         meters: dict[str, float] = {}
         for index in (SETUP, CALL):
@@ -190,7 +201,7 @@ class TestRunner:
             verdict.to_dict(),
             energy,
             duration,
-            self.parts.model.co2e_g(energy, duration),
+            co2e,
             [(PHASES[index], record.part_energy(index), record.durations[index]) for index in (SETUP, CALL)],
             [(key, value, kinds.get(key.split("/")[0], "?")) for key, value in meters.items()],
             self.parts.model.describe(),

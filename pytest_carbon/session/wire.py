@@ -12,7 +12,7 @@ from typing import Any, TypedDict, cast
 
 from pytest_carbon.ledger import TestRecord
 from pytest_carbon.meters.base import Channel, Component
-from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, PartRecord, budget_dimension
+from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, LlmRecord, PartRecord, budget_dimension
 from pytest_carbon.values.quantities import Quantity
 from pytest_carbon.verdicts.budgets import Budget, Verdict
 
@@ -37,6 +37,7 @@ class WireTest(TypedDict, total=False):
     verdict: BudgetRecord | None
     flags: list[str]
     channels: list[WireChannel]  # with a worker's first test only
+    llm: LlmRecord  # hosted-model calls, when the test made any
 
 
 class WireMeter(TypedDict):
@@ -63,6 +64,7 @@ class WireHandover(TypedDict):
     meters: dict[str, WireMeter]
     dropped: dict[str, str]
     gpu_note: str
+    llm_other: LlmRecord | None  # calls outside tests and shared fixtures; None when not charged
 
 
 def channels_to_wire(channels: tuple[Channel, ...]) -> list[WireChannel]:
@@ -81,7 +83,9 @@ def verdict_from_wire(data: BudgetRecord) -> Verdict:
     return Verdict(Budget(limit, data["source"]), float(data["measured"]), bool(data["exceeded"]))
 
 
-def test_to_wire(record: TestRecord, worker: str, channels: tuple[Channel, ...] | None) -> WireTest:
+def test_to_wire(
+    record: TestRecord, worker: str, channels: tuple[Channel, ...] | None, llm: LlmRecord | None = None
+) -> WireTest:
     verdict = record.verdict
     data: WireTest = {
         "worker": worker,
@@ -95,6 +99,8 @@ def test_to_wire(record: TestRecord, worker: str, channels: tuple[Channel, ...] 
     }
     if channels is not None:
         data["channels"] = channels_to_wire(channels)
+    if llm is not None:
+        data["llm"] = llm
     return data
 
 
@@ -124,6 +130,7 @@ def handover_to_wire(
     meters: dict[str, WireMeter],
     dropped: dict[str, str],
     gpu_note: str,
+    llm_other: LlmRecord | None = None,
 ) -> WireHandover:
     return {
         "worker": worker,
@@ -138,6 +145,7 @@ def handover_to_wire(
         "meters": meters,
         "dropped": dict(dropped),
         "gpu_note": gpu_note,
+        "llm_other": llm_other,
     }
 
 

@@ -11,10 +11,10 @@ import os
 
 import pytest
 
-from pytest_carbon.ledger import Ledger, TestRecord
+from pytest_carbon.ledger import FixtureKey, Ledger, TestRecord
 from pytest_carbon.meters.attribution import gpu_split_note
 from pytest_carbon.report.record import fixture_dict, overhead_dict
-from pytest_carbon.schema import Report
+from pytest_carbon.schema import LlmRecord, Report
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, SessionParts
 from pytest_carbon.session.wire import OUTPUT_KEY, RECORD_ATTRIBUTE, WireAttribution, handover_to_wire, test_to_wire
 
@@ -44,7 +44,12 @@ class WorkerShipping:
         if not self._sent_channels:
             channels = self.parts.meter_set.channels
             self._sent_channels = True
-        setattr(report, RECORD_ATTRIBUTE, test_to_wire(record, self.worker, channels))
+        llm = None
+        remote = self.parts.remote
+        if remote is not None and remote.calls:
+            index = self.parts.ledger.index_of(record.nodeid)
+            llm = remote.test_record(index) if index is not None else None
+        setattr(report, RECORD_ATTRIBUTE, test_to_wire(record, self.worker, channels, llm))
 
 
 class Handover:
@@ -61,6 +66,10 @@ class Handover:
         ledger = parts.ledger
         attributor = parts.attributor
         attribution: WireAttribution = {"scope": parts.scope}
+        fixtures_llm: dict[FixtureKey, LlmRecord] = {}
+        other_llm = None
+        if parts.remote is not None:
+            _, fixtures_llm, other_llm = parts.remote.accounts()
         if attributor is not None:
             attribution["machine_energy_j"] = sum(attributor.machine_totals())
             attribution["attributed_energy_j"] = sum(ledger.session_channels())
@@ -69,7 +78,7 @@ class Handover:
             channels=parts.meter_set.channels,
             session_channels=ledger.session_channels(),
             duration_s=ledger.session_duration,
-            fixtures=[fixture_dict(r, facts) for r in ledger.fixtures.values()],
+            fixtures=[fixture_dict(r, facts, fixtures_llm.get(key)) for key, r in ledger.fixtures.items()],
             overhead=overhead_dict(ledger.overhead, facts),
             attribution=attribution,
             facts_warnings=facts.warnings,
@@ -77,6 +86,7 @@ class Handover:
             meters={m.name: {"description": m.describe(), "measured": m.measured} for m in parts.meter_set.meters},
             dropped=parts.meter_set.dropped,
             gpu_note=gpu_split_note(attributor) if attributor is not None else "",
+            llm_other=other_llm,
         )
         self.config.workeroutput[OUTPUT_KEY] = output  # type: ignore[attr-defined]
         return None
