@@ -84,7 +84,8 @@ LLM_MODES = ("auto", "on", "off")
 def _llm_mode(raw: object, origin: str) -> str:
     """A mode, or pyproject's [tool.pytest_carbon.llm] table with its `mode` key."""
     if isinstance(raw, dict):
-        raw, origin = raw.get("mode", "auto"), f"{origin}.mode"
+        table = origin.removesuffix("] llm") + ".llm]" if origin.endswith("] llm") else origin
+        raw, origin = raw.get("mode", "auto"), f"{table} mode"
     return _choice(*LLM_MODES)(raw, origin)
 
 

@@ -9,8 +9,8 @@ log; nothing is computed here.
   through `Stream.__stream__` / `AsyncStream.__stream__` (`create(stream=True)` and the
   `.stream()` helpers alike); both see the HTTP response.
 - Mistral (`mistralai.client`): `Chat.complete` / `complete_async`, and its event streams.
-- httpx and httpx2 `send`: inside a wrapped call, keep the last response (URL, and whether
-  it came from the network or from a cassette or mock).
+- httpx and httpx2 `send` (once Mistral's SDK is imported): inside a wrapped call, keep
+  the last response (URL, and whether it came from the network or from a cassette or mock).
 
 A response that did not come over a network connection (no `network_stream` in its
 extensions: a vcrpy cassette, respx, httpx MockTransport) is marked replayed.
@@ -25,6 +25,7 @@ from time import perf_counter
 from types import ModuleType
 from typing import Any
 
+from pytest_carbon.remote import hooks
 from pytest_carbon.remote.calls import CallLog, RemoteCall
 
 MARK = "_pytest_carbon_llm_instrumented"
@@ -329,6 +330,8 @@ def _mistral(module: ModuleType) -> None:
     wrap_function_wrapper(events, "stream_events", _event_stream("mistralai", _observe))
     wrap_function_wrapper(events, "stream_events_async", _event_stream("mistralai", _observe_async))
     setattr(module, MARK, True)
+    # Its answers are read from the HTTP client's last response (imported by now).
+    hooks.when_imported({"httpx": _http, "httpx2": _http})
 
 
 # -- httpx, httpx2: the response a scoped call received ----------------------------------
@@ -364,6 +367,4 @@ HOOKS: dict[str, Callable[[ModuleType], None]] = {
     "openai": _stainless("openai", "openai"),
     "anthropic": _stainless("anthropic", "anthropic"),
     "mistralai.client": _mistral,
-    "httpx": _http,
-    "httpx2": _http,
 }

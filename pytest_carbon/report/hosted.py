@@ -97,7 +97,7 @@ def budget_remote_lines(llm: LlmRecord, local_j: float, local_g: float) -> list[
     ]
     for name, model in sorted(llm["models"].items(), key=lambda item: item[1]["co2e_g"], reverse=True):
         lines.append(
-            f"  {name} ({model['provider']}): {model['calls']} calls, {model['output_tokens']} tokens, "
+            f"  {name} ({model['provider']}): {counts(model)}, {model['output_tokens']} tokens, "
             f"{format_energy(model['energy_j'])}, {format_mass(model['co2e_g'])}"
         )
     return lines
