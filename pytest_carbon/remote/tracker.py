@@ -119,10 +119,12 @@ def session_record(config: RemoteConfig, embodied: bool, accounts: list[LlmRecor
     from pytest_carbon.remote.charge import ecologits_version, merge
 
     total = merge(accounts)
+    # The version is looked up (a scan of the installed packages) only when there are figures.
+    version = f" {ecologits_version()}" if total["calls"] or total["replayed"] else ""
     return {
         **total,
         "method": (
-            f"EcoLogits {ecologits_version()}: energy from provider, model, output tokens and latency; "
+            f"EcoLogits{version}: energy from provider, model, output tokens and latency; "
             "emissions at the provider's PUE and the grid where the model runs"
         ),
         "embodied_included": embodied,
