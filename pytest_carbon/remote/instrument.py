@@ -29,7 +29,7 @@ from pytest_carbon.remote import hooks
 from pytest_carbon.remote.calls import CallLog, RemoteCall
 
 MARK = "_pytest_carbon_llm_instrumented"
-ACTIVE: list[CallLog] = []  # the log of the running session (at most one)
+ACTIVE: list[CallLog] = []  # the logs of running sessions; the innermost (a pytester run inside a run) records
 
 
 class _Scope:
@@ -45,7 +45,7 @@ _SCOPE: ContextVar[_Scope | None] = ContextVar("pytest_carbon_llm_call", default
 
 
 def _active() -> CallLog | None:
-    return ACTIVE[0] if ACTIVE else None
+    return ACTIVE[-1] if ACTIVE else None
 
 
 # -- what a response says ----------------------------------------------------------------
@@ -223,26 +223,16 @@ def _answered(
     _record(log, position, provider, response, model, tokens, _latency(response, started))
 
 
-def _stream(provider: str) -> Wrapper:
+def _stream(provider: str, observe: Callable[..., Any]) -> Wrapper:
+    """`Stream.__stream__` (observe: _observe) or `AsyncStream.__stream__` (_observe_async)."""
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         log = _active()
         items = wrapped(*args, **kwargs)
         if log is None:
             return items
         requested = _requested_model(getattr(instance, "_options", None))
-        return _observe(log, log.position(), provider, getattr(instance, "response", None), items, requested)
-
-    return wrapper
-
-
-def _stream_async(provider: str) -> Wrapper:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        log = _active()
-        items = wrapped(*args, **kwargs)
-        if log is None:
-            return items
-        requested = _requested_model(getattr(instance, "_options", None))
-        return _observe_async(log, log.position(), provider, getattr(instance, "response", None), items, requested)
+        return observe(log, log.position(), provider, getattr(instance, "response", None), items, requested)
 
     return wrapper
 
@@ -258,8 +248,8 @@ def _stainless(package: str, provider: str) -> Callable[[ModuleType], None]:
         streams = (streaming.Stream, streaming.AsyncStream)
         wrap_function_wrapper(base, "SyncAPIClient._process_response", _answer(provider, streams))
         wrap_function_wrapper(base, "AsyncAPIClient._process_response", _answer_async(provider, streams))
-        wrap_function_wrapper(streaming, "Stream.__stream__", _stream(provider))
-        wrap_function_wrapper(streaming, "AsyncStream.__stream__", _stream_async(provider))
+        wrap_function_wrapper(streaming, "Stream.__stream__", _stream(provider, _observe))
+        wrap_function_wrapper(streaming, "AsyncStream.__stream__", _stream(provider, _observe_async))
         setattr(module, MARK, True)
 
     return instrument

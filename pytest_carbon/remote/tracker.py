@@ -36,15 +36,16 @@ class RemoteTracker:
     def start(self) -> None:
         from pytest_carbon.remote.instrument import ACTIVE, HOOKS
 
-        ACTIVE[:] = [self.log]
+        ACTIVE.append(self.log)
         hooks.when_imported(HOOKS)
 
     def stop(self) -> None:
         from pytest_carbon.remote import instrument
 
         if self.log in instrument.ACTIVE:
-            instrument.ACTIVE.clear()
-        hooks.forget()
+            instrument.ACTIVE.remove(self.log)
+        if not instrument.ACTIVE:
+            hooks.forget()
 
     @property
     def calls(self) -> list[RemoteCall]:
