@@ -471,3 +471,15 @@ def test_bad_llm_table_is_a_usage_error(pytester: pytest.Pytester, table: str, n
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert named in result.stderr.str()
     assert "[tool.pytest_carbon.llm" in result.stderr.str()
+
+
+def test_an_sdk_that_cannot_be_observed_is_a_warning_not_an_error(pytester: pytest.Pytester) -> None:
+    # A fake `mistralai.client` without the chat module the instrumentation expects.
+    package = pytester.mkdir("mistralai")
+    (package / "client").mkdir()
+    (package / "client" / "__init__.py").write_text("VERSION = 'fake'\n")
+    suite(pytester, "def test_import():\n    import mistralai.client\n    assert mistralai.client.VERSION == 'fake'\n")
+    result, report = run(pytester)
+    assert result.ret == 0, result.stdout.str()
+    (warning,) = [w for w in report["session"]["warnings"] if "mistralai.client" in w]
+    assert "not charged: observing it failed (ModuleNotFoundError" in warning

@@ -16,6 +16,15 @@ from types import ModuleType
 from typing import Any
 
 Hook = Callable[[ModuleType], None]
+# Hooks that raised: (module, error). A hook must never break the import it follows.
+FAILED: list[tuple[str, str]] = []
+
+
+def _run(hook: Hook, module: ModuleType) -> None:
+    try:
+        hook(module)
+    except Exception as error:
+        FAILED.append((module.__name__, f"{type(error).__name__}: {error}"))
 
 
 class _HookedLoader(importlib.abc.Loader):
@@ -34,7 +43,7 @@ class _HookedLoader(importlib.abc.Loader):
             spec.loader = self.loader
         module.__loader__ = self.loader
         self.loader.exec_module(module)
-        self.hook(module)
+        _run(self.hook, module)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.loader, name)
@@ -72,7 +81,7 @@ def when_imported(hooks: dict[str, Hook]) -> None:
     for name, hook in hooks.items():
         module = sys.modules.get(name)
         if module is not None:
-            hook(module)
+            _run(hook, module)
         else:
             pending[name] = hook
     if not pending:

@@ -39,6 +39,13 @@ class RemoteTracker:
         ACTIVE.append(self.log)
         hooks.when_imported(HOOKS)
 
+    def problems(self) -> list[str]:
+        """Warnings for the report: SDKs whose calls could not be observed."""
+        return [
+            f"hosted-model calls through {module} are not charged: observing it failed ({error})"
+            for module, error in dict.fromkeys(hooks.FAILED)
+        ]
+
     def stop(self) -> None:
         from pytest_carbon.remote import instrument
 

@@ -62,6 +62,7 @@ class CarbonSession:
         parts.ledger.finish()
         if parts.remote is not None:
             parts.remote.stop()  # calls from now on belong to no account
+            parts.facts.warnings.extend(parts.remote.problems())
         parts.meter_set.close()
         parts.facts.end_wall = dt.datetime.now(dt.timezone.utc)
         self.report = self.ending.finish(session, exitstatus)
