@@ -12,6 +12,10 @@ this figure moves by a few tenths of a per cent where the wall-time ratio moves 
 several per cent. Last, measures the memory one test record takes (target < 1 KB).
 
     python benchmarks/overhead.py [--tests 5000] [--rounds 21] [--shared-rounds 8]
+
+With --llm, both runs have the plugin on and compare hosted-model charging (the default
+`--carbon-llm=auto`, EcoLogits installed) with `--carbon-llm=off`: the cost of the
+feature to a suite that never imports an LLM SDK (target: none measurable).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBY
 
 
 PINNED_CPU: set[int] | None = None
+LLM_ONLY = False  # --llm: "off" is the plugin with --carbon-llm=off, not without the plugin
 
 
 def _pin() -> None:
@@ -72,7 +77,7 @@ def run(root: Path, plugin_on: bool) -> tuple[float, float]:
 def command(root: Path, plugin_on: bool) -> list[str]:
     args = [sys.executable, "-m", "pytest", "-q", *UNRELATED, str(root)]
     if not plugin_on:
-        args[3:3] = ["-p", "no:carbon"]
+        args[3:3] = ["--carbon-llm=off"] if LLM_ONLY else ["-p", "no:carbon"]
     return args
 
 
@@ -130,8 +135,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--shared-rounds", type=int, default=8, help="rounds of the two sharing one CPU (0: skip)")
     parser.add_argument("--cpu", type=int, default=None, help="pin the runs to this CPU (default: the last one)")
+    parser.add_argument("--llm", action="store_true", help="compare --carbon-llm=auto with --carbon-llm=off")
     args = parser.parse_args()
-    global PINNED_CPU
+    global PINNED_CPU, LLM_ONLY
+    LLM_ONLY = args.llm
     if hasattr(os, "sched_getaffinity"):
         available = sorted(os.sched_getaffinity(0))
         PINNED_CPU = {args.cpu if args.cpu is not None else available[-1]}

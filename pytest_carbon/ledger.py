@@ -352,9 +352,6 @@ class Ledger:
                 break
             j -= 1
 
-    def index_of(self, nodeid: str) -> int:
-        return self._test_index[nodeid]
-
     def notes_of(self, index: int) -> TestNotes:
         found = self.notes.get(index)
         if found is None:
@@ -380,6 +377,10 @@ class Ledger:
         for column in columns[1:]:
             energies = list(map(add, energies, per_test(column)))
         return energies, durations
+
+    def index_of(self, nodeid: str) -> int | None:
+        """The index of a test that has reached its setup report."""
+        return self._test_index.get(nodeid)
 
     def records_with_verdicts(self) -> list[int]:
         return [index for index, record in self._records.items() if record.verdict is not None]

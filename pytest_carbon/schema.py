@@ -53,6 +53,50 @@ class AttemptRecord(TypedDict):
     co2e_g: float
 
 
+class LlmModelRecord(TypedDict):
+    """One hosted model's calls: what was charged, and why not when it was not."""
+
+    provider: str  # EcoLogits' provider name
+    charged_as: str | None  # the model EcoLogits' figures are for (after [tool.pytest_carbon.llm.models])
+    zone: str | None  # the grid zone set for the endpoint; None: EcoLogits' zone for the provider
+    hosts: list[str]  # scheme://host[:port] the calls went to
+    unmapped_hosts: list[str]  # hosts neither known nor in the endpoints table: charged as the SDK's provider
+    calls: int  # calls that reached the model
+    replayed: int  # calls answered by a cassette or mock: charged nothing
+    not_charged: int  # calls that reached a model EcoLogits cannot estimate
+    output_tokens: int
+    energy_j: float  # midpoint of EcoLogits' range
+    energy_j_min: float
+    energy_j_max: float
+    co2e_g: float
+    co2e_g_min: float
+    co2e_g_max: float
+    problem: NotRequired[str]  # why calls were not charged
+    warnings: NotRequired[list[str]]  # EcoLogits' warnings about the estimate
+
+
+class LlmRecord(TypedDict):
+    """Hosted-model calls of a test, a fixture or the session (docs/json-report.md)."""
+
+    calls: int
+    replayed: int
+    not_charged: int
+    output_tokens: int
+    energy_j: float
+    energy_j_min: float
+    energy_j_max: float
+    co2e_g: float
+    co2e_g_min: float
+    co2e_g_max: float
+    models: dict[str, LlmModelRecord]
+
+
+class LlmSessionRecord(LlmRecord):
+    method: str
+    embodied_included: bool
+    count_in_budgets: bool
+
+
 class TestRecordDict(TypedDict):
     nodeid: str
     location: LocationRecord
@@ -73,6 +117,7 @@ class TestRecordDict(TypedDict):
     subtests: NotRequired[dict[str, int]]  # subtest outcome -> count (pytest's subtests fixture)
     attempts: NotRequired[list[AttemptRecord]]  # every attempt of a test run again
     shard: NotRequired[str]  # a combined report: the shard that ran it (session.shards[].name)
+    llm: NotRequired[LlmRecord]  # hosted-model calls, when the test made any
 
 
 class FixtureRecordDict(TypedDict):
@@ -88,6 +133,7 @@ class FixtureRecordDict(TypedDict):
     by_meter: dict[str, float]
     workers: NotRequired[int]  # pytest-xdist: how many workers set it up
     shards: NotRequired[int]  # a combined report: how many shards set it up
+    llm: NotRequired[LlmRecord]  # hosted-model calls, when the fixture made any
 
 
 class ChannelRecord(TypedDict):
@@ -231,6 +277,8 @@ class SessionRecord(EmissionsModelRecord):
     warnings: list[str]
     notes: list[str]
     settings: NotRequired[dict[str, SettingRecord]]
+    # Hosted-model calls (--carbon-llm on): every call of the session, local figures apart.
+    llm: NotRequired[LlmSessionRecord]
     # A run that writes no report file keeps records only for the tests the terminal shows.
     test_count: NotRequired[int]
     # Process scope (and every pytest-xdist controller):

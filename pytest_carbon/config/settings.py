@@ -102,6 +102,17 @@ def _flag(raw: object, origin: str) -> bool:
     raise CarbonConfigError(raw, origin, "is not true or false", "true or false")
 
 
+LLM_MODES = ("auto", "on", "off")
+
+
+def _llm_mode(raw: object, origin: str) -> str:
+    """A mode, or pyproject's [tool.pytest_carbon.llm] table with its `mode` key."""
+    if isinstance(raw, dict):
+        table = origin.removesuffix("] llm") + ".llm]" if origin.endswith("] llm") else origin
+        raw, origin = raw.get("mode", "auto"), f"{table} mode"
+    return _choice(*LLM_MODES)(raw, origin)
+
+
 class OptionSpec(NamedTuple):
     key: str  # pyproject key in [tool.pytest_carbon]
     flag: str | None  # command-line flag
@@ -215,6 +226,16 @@ OPTIONS: list[OptionSpec] = [
         "which shard of the suite this run is, e.g. 3/8, recorded in the report for "
         "`python -m pytest_carbon combine` (default: pytest-split's --group/--splits, or the CI's node index)",
         "LABEL",
+    ),
+    OptionSpec(
+        "llm",
+        "--carbon-llm",
+        "carbon_llm",
+        _llm_mode,
+        "auto",
+        "charge tests for the hosted-model (LLM API) calls they make, estimated with EcoLogits: "
+        "auto (default: on when EcoLogits is installed), on, off",
+        "auto|on|off",
     ),
     OptionSpec("json", "--carbon-json", "carbon_json", _path, None, "write the JSON report to this path", "PATH"),
     OptionSpec(

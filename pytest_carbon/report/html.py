@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
+from pytest_carbon.report.hosted import MODELS_HEADER, counts, hosted_line, mass_range, model_rows
 from pytest_carbon.report.terminal import how_measured
 from pytest_carbon.report.wording import verdict_comparison, verdict_pair
 from pytest_carbon.schema import BudgetRecord, Report, ShardRecord, judged_tests, over_budget
@@ -362,6 +363,27 @@ def settings_section(report: Report) -> str:
     )
 
 
+def hosted_section(report: Report) -> str:
+    """Hosted models, when the run made calls: the line, every model, and the tests that called them."""
+    llm = report["session"].get("llm")
+    if llm is None or not (llm["calls"] or llm["replayed"]):
+        return ""
+    head = "".join(f"<th>{e(h)}</th>" for h in MODELS_HEADER)
+    rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in model_rows(llm))
+    callers = sorted((t for t in report["tests"] if t.get("llm")), key=lambda t: t["llm"]["co2e_g"], reverse=True)
+    test_rows = "".join(
+        f"<tr><td>{e(t['nodeid'])}</td><td>{e(counts(t['llm']))}</td>"
+        f"{_n(t['llm']['co2e_g'], format_mass(t['llm']['co2e_g']))}<td>{e(mass_range(t['llm']))}</td></tr>"
+        for t in callers
+    )
+    return (
+        f'<h2 id="hosted-models">Hosted models</h2><p>{e(hosted_line(llm))}</p>'
+        f'<table id="hosted" class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        f'<table id="hosted-tests" class="sortable"><thead><tr><th>test</th><th>calls</th><th>gCO2e</th>'
+        f"<th>range</th></tr></thead><tbody>{test_rows}</tbody></table>"
+    )
+
+
 def render_html(report: Report) -> str:
     session = report["session"]
     kind = "measured" if session["measured"] else "estimated"
@@ -387,6 +409,7 @@ def render_html(report: Report) -> str:
         f'<h2 id="charts">Where the energy went</h2><div class="charts">{tests_chart(report)}{meters_chart(report)}</div>'
         f'<h2 id="all-tests">All {len(report["tests"])} tests</h2><p class="muted">Click a heading to sort.</p>{tests_table(report)}'
         f'<h2 id="shared-fixtures">Shared fixtures</h2>{fixtures_table(report)}'
+        f"{hosted_section(report)}"
         f"{settings_section(report)}"
     )
     return (

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
+from pytest_carbon.report.hosted import MODELS_HEADER, hosted_line, hosted_notes, model_rows
 from pytest_carbon.report.json_report import write_atomic
 from pytest_carbon.report.terminal import how_measured
 from pytest_carbon.report.wording import verdict_pair
@@ -274,6 +275,15 @@ def all_tests_rows(report: Report) -> list[str]:
     return rows
 
 
+def hosted_section(report: Report, top: int) -> list[str]:
+    llm = report["session"].get("llm")
+    if llm is None or not (llm["calls"] or llm["replayed"]):
+        return []
+    rows = [[cell(c) for c in row] for row in model_rows(llm, top)]
+    notes = [f"> [!NOTE]\n> {cell(note)}\n" for note in hosted_notes(llm)]
+    return ["### Hosted models", "", cell(hosted_line(llm)), "", *table(MODELS_HEADER, rows, "llrrrrrr"), "", *notes]
+
+
 def footer(report: Report) -> list[str]:
     session = report["session"]
     lines = [
@@ -295,6 +305,7 @@ def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY
         + comparison_section(report)
         + top_tests(report, top)
         + fixtures_section(report, top)
+        + hosted_section(report, top)
     )
     tail = footer(report)
     text = "\n".join(head) + "\n"

@@ -18,12 +18,15 @@ from pytest_carbon import __version__
 from pytest_carbon.ledger import FIXTURE_PARTS, OVERHEAD_PARTS, PHASES, EnergyRecord, FixtureRecord, TestRecord
 from pytest_carbon.meters.base import Channel
 from pytest_carbon.report.facts import RunFacts
+from pytest_carbon.report.hosted import hosted_notes
 from pytest_carbon.schema import (
     SCHEMA,
     SCHEMA_VERSION,
     AttributionRecord,
     BudgetRecord,
     FixtureRecordDict,
+    LlmRecord,
+    LlmSessionRecord,
     MeterRecord,
     PartRecord,
     Report,
@@ -84,6 +87,7 @@ class SessionFigures:
     test_count: int | None = None  # set when `tests` holds only some of the tests
     attribution: Attribution | None = None
     xdist: XdistFigures | None = None
+    llm: LlmSessionRecord | None = None  # hosted-model calls, when they are charged
 
 
 def channel_key(channel: Channel) -> str:
@@ -118,7 +122,7 @@ def verdict_record(verdict: object) -> BudgetRecord | None:
     return verdict.to_dict() if isinstance(verdict, Verdict) else None
 
 
-def test_dict(record: TestRecord, facts: RunFacts) -> TestRecordDict:
+def test_dict(record: TestRecord, facts: RunFacts, llm: LlmRecord | None = None) -> TestRecordDict:
     # Runs once per test at the end of the session: kept lean, it is most of the report's cost.
     model = facts.model
     channels = facts.channels
@@ -176,13 +180,15 @@ def test_dict(record: TestRecord, facts: RunFacts) -> TestRecordDict:
                 }
                 for attempt in notes.attempts
             ]
+    if llm is not None:
+        result["llm"] = llm
     return result
 
 
-def fixture_dict(record: FixtureRecord, facts: RunFacts) -> FixtureRecordDict:
+def fixture_dict(record: FixtureRecord, facts: RunFacts, llm: LlmRecord | None = None) -> FixtureRecordDict:
     energy = record.total_energy
     duration = record.total_duration
-    return {
+    result: FixtureRecordDict = {
         "name": record.key.name,
         "scope": record.key.scope,
         "baseid": record.key.baseid,
@@ -194,6 +200,9 @@ def fixture_dict(record: FixtureRecord, facts: RunFacts) -> FixtureRecordDict:
         "parts": {name: _part(record, i, facts) for i, name in enumerate(FIXTURE_PARTS)},
         "by_meter": _by_meter(record.channel_totals(), facts.channels),
     }
+    if llm is not None:
+        result["llm"] = llm
+    return result
 
 
 def overhead_dict(record: EnergyRecord, facts: RunFacts) -> dict[str, PartRecord]:
@@ -293,7 +302,7 @@ def build_report(
         "cpu_model": facts.cpu_model,
         "vcpus": facts.vcpus,
         "warnings": warnings,
-        "notes": list(facts.notes),
+        "notes": list(facts.notes) + (hosted_notes(figures.llm) if figures.llm is not None else []),
     }
     if figures.test_count is not None:
         session["test_count"] = figures.test_count
@@ -312,6 +321,8 @@ def build_report(
         session["shard"] = facts.shard
     if settings is not None:
         session["settings"] = settings
+    if figures.llm is not None:
+        session["llm"] = figures.llm
     report: Report = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,

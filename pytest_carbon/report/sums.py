@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Literal, cast
 
 from pytest_carbon.ledger import OVERHEAD_PARTS
-from pytest_carbon.schema import FixtureRecordDict, PartRecord
+from pytest_carbon.schema import FixtureRecordDict, LlmRecord, PartRecord
 
 
 def _add_part(target: PartRecord, values: PartRecord) -> None:
@@ -52,6 +52,8 @@ def merge_fixtures(
         if "workers" in fixture and count_key != "workers":
             into["workers"] = into.get("workers", 0) + fixture["workers"]
         into["setups"] += fixture["setups"]
+        if "llm" in fixture:
+            into["llm"] = merge([into["llm"], fixture["llm"]]) if "llm" in into else fixture["llm"]
         into["duration_s"] += fixture["duration_s"]
         into["energy_j"] += fixture["energy_j"]
         into["co2e_g"] += fixture["co2e_g"]
@@ -60,3 +62,66 @@ def merge_fixtures(
         for meter, value in fixture["by_meter"].items():
             into["by_meter"][meter] = into["by_meter"].get(meter, 0.0) + value
     return list(merged.values())
+
+
+# Hosted-model records (tests, fixtures, sessions, workers, shards) add up field by field.
+def empty_record() -> LlmRecord:
+    return {
+        "calls": 0,
+        "replayed": 0,
+        "not_charged": 0,
+        "output_tokens": 0,
+        "energy_j": 0.0,
+        "energy_j_min": 0.0,
+        "energy_j_max": 0.0,
+        "co2e_g": 0.0,
+        "co2e_g_min": 0.0,
+        "co2e_g_max": 0.0,
+        "models": {},
+    }
+
+
+SUMMED = (
+    "calls",
+    "replayed",
+    "not_charged",
+    "output_tokens",
+    "energy_j",
+    "energy_j_min",
+    "energy_j_max",
+    "co2e_g",
+    "co2e_g_min",
+    "co2e_g_max",
+)
+
+
+def merge(records: Iterable[LlmRecord]) -> LlmRecord:
+    """Several accounts' (or workers') records as one."""
+    total = empty_record()
+    for record in records:
+        for name in SUMMED:
+            total[name] += record[name]  # type: ignore[literal-required]
+        for key, model in record["models"].items():
+            into = total["models"].get(key)
+            if into is None:
+                total["models"][key] = {
+                    **model,
+                    "hosts": list(model["hosts"]),
+                    "unmapped_hosts": list(model["unmapped_hosts"]),
+                }
+                if "warnings" in model:
+                    total["models"][key]["warnings"] = list(model["warnings"])
+                continue
+            for name in SUMMED:
+                into[name] += model[name]  # type: ignore[literal-required]
+            into["hosts"] += [h for h in model["hosts"] if h not in into["hosts"]]
+            into["unmapped_hosts"] += [h for h in model["unmapped_hosts"] if h not in into["unmapped_hosts"]]
+            if model.get("charged_as") and not into.get("charged_as"):
+                into["charged_as"] = model["charged_as"]
+            if "problem" in model:
+                into["problem"] = model["problem"]
+            for warning in model.get("warnings", []):
+                listed = into.setdefault("warnings", [])
+                if warning not in listed:
+                    listed.append(warning)
+    return total

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pytest_carbon.values.quantities import format_energy, format_mass
 
 if TYPE_CHECKING:
-    from pytest_carbon.schema import Report, SessionRecord, ShardRecord, WorkerRecord
+    from pytest_carbon.schema import Report, SessionRecord, ShardRecord, TestRecordDict, WorkerRecord
 
 
 class Line(NamedTuple):
@@ -44,6 +44,8 @@ def _row(energy: float, co2e: float, duration: float, name: str) -> str:
 
 
 def render(report: Report, verbosity: int, top: int) -> list[Line]:
+    from pytest_carbon.report.hosted import counts
+
     session = report["session"]
     tests = report["tests"]
     lines: list[Line] = []
@@ -75,7 +77,8 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
             where += f", xdist controller {format_energy(breakdown['controller_j'])} ({breakdown['controller_j'] / total:.0%})"
         lines.append(Line(where))
         lines.extend(_extra_session_lines(session))
-        ranked = sorted(tests, key=lambda t: t["co2e_g"], reverse=True)
+        lines.extend(hosted_lines(session, top))
+        ranked = sorted(tests, key=with_hosted_g, reverse=True)
         shown = ranked if verbosity > 0 else ranked[:top]
         if shown:
             count = session.get("test_count", len(tests))
@@ -83,6 +86,9 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
             lines.append(Line(f"{title}:{'':>3}energy         gCO2e      time  test", "bold"))
             for test in shown:
                 flags = f"  [{', '.join(test['flags'])}]" if test["flags"] else ""
+                llm = test.get("llm")
+                if llm is not None and (llm["calls"] or llm["replayed"]):
+                    flags += f"  [+ hosted {format_mass(llm['co2e_g'])}, {counts(llm)}]"
                 lines.append(Line(_row(test["energy_j"], test["co2e_g"], test["duration_s"], test["nodeid"]) + flags))
                 if verbosity > 0:
                     phases = ", ".join(
@@ -111,6 +117,30 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
             lines.append(Line(f"note: {note}"))
     for warning in session.get("warnings", []):
         lines.append(Line(f"warning: {warning}", "yellow"))
+    return lines
+
+
+def with_hosted_g(test: TestRecordDict) -> float:
+    """A test's gCO2e with what its hosted-model calls emitted: the ranking's key."""
+    llm = test.get("llm")
+    return test["co2e_g"] + (llm["co2e_g"] if llm is not None else 0.0)
+
+
+def hosted_lines(session: SessionRecord, top: int) -> list[Line]:
+    from pytest_carbon.report.hosted import MODELS_HEADER, hosted_line, model_rows
+
+    """The hosted-models line and the costliest models, when the run made calls."""
+    llm = session.get("llm")
+    if llm is None or not (llm["calls"] or llm["replayed"]):
+        return []
+    lines = [Line("  " + hosted_line(llm))]
+    rows = model_rows(llm, max(top, 1))
+    widths = [max(len(str(cell)) for cell in column) for column in zip(MODELS_HEADER, *rows)]
+    for index, row in enumerate([MODELS_HEADER, *rows]):
+        text = "  ".join(
+            cell.ljust(width) if at < 2 else cell.rjust(width) for at, (cell, width) in enumerate(zip(row, widths))
+        )
+        lines.append(Line("    " + text.rstrip(), "bold" if index == 0 else ""))
     return lines
 
 

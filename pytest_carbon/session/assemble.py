@@ -12,7 +12,6 @@ import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import pytest
@@ -26,10 +25,13 @@ from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
 from pytest_carbon.meters.cpuinfo import read_cpuinfo
 from pytest_carbon.meters.discovery import MeterOptions, Selection, select_meters
 from pytest_carbon.meters.meter_set import MeterSet
+from pytest_carbon.remote.config import RemoteConfig, parse_remote_config
 from pytest_carbon.report.facts import RunFacts
+from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.verdicts.budgets import Budget
 
 if TYPE_CHECKING:
+    from pytest_carbon.remote.tracker import RemoteTracker
     from pytest_carbon.session.manager import CarbonSession
 
 Role = Literal["serial", "worker", "controller"]
@@ -66,6 +68,8 @@ class SessionParts:
     ledger: Ledger
     facts: RunFacts
     budgets: dict[str, Budget] = field(default_factory=dict)  # node id -> budget, from collection
+    llm: RemoteConfig | None = None  # hosted-model calls are charged (--carbon-llm)
+    remote: RemoteTracker | None = None  # the calls this process observes (not on the xdist controller)
 
     @property
     def read(self) -> Callable[[], list[float]]:
@@ -89,6 +93,27 @@ def _attributor(config: pytest.Config, role: Role, scope: str, meter_set: MeterS
         workers = ActiveWorkers(total, None if remote else os.getppid())
         return Attributor(meter_set.read, meter_set.meters, vcpus, workers, worker_gpu_exclusive(config))
     return Attributor(meter_set.read, meter_set.meters, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
+
+
+def llm_config(settings: Settings) -> RemoteConfig | None:
+    """The hosted-model settings when calls are charged: on, or auto with EcoLogits installed."""
+    where = f"{settings.pyproject.name if settings.pyproject else 'pyproject.toml'} [tool.pytest_carbon]"
+    parsed = parse_remote_config(settings.raw_table.get("llm"), where)
+    mode = settings["llm"]
+    if mode.value == "off":
+        return None
+    from importlib.util import find_spec
+
+    if find_spec("ecologits") is None:
+        if mode.value == "on":
+            raise CarbonConfigError(
+                mode.value,
+                mode.origin,
+                "needs EcoLogits, which is not installed",
+                "auto or off, or install it: pip install 'pytest-carbon[llm]'",
+            )
+        return None
+    return parsed
 
 
 def build_parts(config: pytest.Config, settings: Settings, role: Role) -> SessionParts:
@@ -133,7 +158,14 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
         from pytest_carbon.session.shard import shard_info
 
         facts.shard = shard_info(config, settings)
-    return SessionParts(config, settings, role, scope, model, selection, meter_set, attributor, ledger, facts)
+    parts = SessionParts(config, settings, role, scope, model, selection, meter_set, attributor, ledger, facts)
+    parts.llm = llm_config(settings)
+    if parts.llm is not None and role != "controller":
+        from pytest_carbon.remote.tracker import RemoteTracker
+
+        parts.remote = RemoteTracker(ledger, parts.llm, bool(settings.value("embodied")))
+        parts.remote.start()
+    return parts
 
 
 def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
@@ -156,7 +188,7 @@ def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
             runner.phase_ends = PhaseEnds(parts.ledger)
             plugins.register(runner.phase_ends, "carbon-phase-ends")
         if getattr(config.option, "xmlpath", None):
-            runner.test_listeners.append(JUnitProperties(parts.model, parts.budgets))
+            runner.test_listeners.append(JUnitProperties(parts.model, parts.budgets, parts.remote, parts.ledger))
         from pytest_carbon.session.gpu_flags import interpolation_flags
 
         gpu_flags = interpolation_flags(parts.meter_set)

@@ -18,10 +18,11 @@ import pytest
 
 from pytest_carbon.ledger import TestRecord
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.remote.tracker import session_record
 from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.report.record import Attribution, SessionFigures, XdistFigures, test_dict
 from pytest_carbon.report.sums import merge_fixtures, sum_overheads
-from pytest_carbon.schema import WorkerRecord
+from pytest_carbon.schema import FixtureRecordDict, LlmRecord, LlmSessionRecord, WorkerRecord
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, CONTROLLER_HOST, HOST_WORKERS, SessionParts
 from pytest_carbon.session.wire import (
     RECORD_ATTRIBUTE,
@@ -42,6 +43,7 @@ class Controller:
         self.parts = parts
         self.worker_channels: dict[str, tuple[Channel, ...]] = {}
         self.worker_records: list[tuple[str, TestRecord]] = []
+        self.worker_llm: dict[int, LlmRecord] = {}  # index in worker_records -> its hosted-model calls
         self.worker_outputs: dict[str, WireHandover] = {}
         self.workers_down: dict[str, str | None] = {}
         self.seen_tests: dict[str, str] = {}  # nodeid -> worker, for every test a report arrived for
@@ -68,6 +70,8 @@ class Controller:
         if "channels" in data:
             self.worker_channels[name] = channels_from_wire(data["channels"])
         channels = self.worker_channels.get(name, self.parts.meter_set.channels)
+        if "llm" in data:
+            self.worker_llm[len(self.worker_records)] = data["llm"]
         self.worker_records.append((name, test_from_wire(data, len(channels), name)))
 
     @pytest.hookimpl(optionalhook=True)
@@ -91,9 +95,10 @@ class Controller:
         machine = sum(machine_channels)
         controller_share = sum(ledger.session_channels()) if parts.attributor is not None else 0.0
         tests = []
-        for name, record in self.worker_records:
+        for at, (name, record) in enumerate(self.worker_records):
             worker_facts = dataclasses.replace(facts, channels=self.worker_channels.get(name, facts.channels))
-            tests.append(test_dict(record, worker_facts))
+            tests.append(test_dict(record, worker_facts, self.worker_llm.get(at)))
+        fixtures = merge_fixtures((f for output in self.worker_outputs.values() for f in output["fixtures"]), "workers")
         workers = self.worker_summaries()
         # A worker on another machine was measured against that machine: it is part of the
         # session, but not of this machine's total, so it is kept out of the comparison with it.
@@ -105,9 +110,7 @@ class Controller:
         self._gather_warnings(facts)
         return SessionFigures(
             tests=tests,
-            fixtures=merge_fixtures(
-                (f for output in self.worker_outputs.values() for f in output["fixtures"]), "workers"
-            ),
+            fixtures=fixtures,
             overhead=sum_overheads(output["overhead"] for output in self.worker_outputs.values()),
             channels=machine_channels,
             energy_j=(attributed if parts.scope == "process" else machine) + remote_energy,
@@ -124,7 +127,17 @@ class Controller:
                 },
                 remote_energy_j=remote_energy if remote else None,
             ),
+            llm=self._llm(fixtures),
         )
+
+    def _llm(self, fixtures: list[FixtureRecordDict]) -> LlmSessionRecord | None:
+        """Every worker's hosted-model calls: its tests', its fixtures' and the rest."""
+        config = self.parts.llm
+        if config is None:
+            return None
+        accounts = list(self.worker_llm.values()) + [f["llm"] for f in fixtures if "llm" in f]
+        accounts += [o["llm_other"] for o in self.worker_outputs.values() if o.get("llm_other")]  # type: ignore[misc]
+        return session_record(config, bool(self.parts.settings.value("embodied")), accounts)
 
     def _gather_warnings(self, facts: RunFacts) -> None:
         found = [warning for output in self.worker_outputs.values() for warning in output.get("warnings", [])]

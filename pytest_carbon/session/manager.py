@@ -65,6 +65,9 @@ class CarbonSession:
         parts = self.parts
         parts.meter_set.settle()
         parts.ledger.finish()
+        if parts.remote is not None:
+            parts.remote.stop()  # calls from now on belong to no account
+            parts.facts.warnings.extend(parts.remote.problems())
         parts.meter_set.close()
         parts.facts.end_wall = dt.datetime.now(dt.timezone.utc)
         self.report = self.ending.finish(session, exitstatus)
@@ -85,6 +88,8 @@ class CarbonSession:
         if not self._closed:
             self._closed = True
             self.parts.meter_set.close()
+            if self.parts.remote is not None:
+                self.parts.remote.stop()
             if self.parts.attributor is not None:
                 self.parts.attributor.close()
             # Let go of per-test data before pytest's final garbage collection passes.

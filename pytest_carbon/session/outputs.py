@@ -10,7 +10,8 @@ import pytest
 
 from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.config.settings import Settings
-from pytest_carbon.ledger import TestRecord
+from pytest_carbon.ledger import Ledger, TestRecord
+from pytest_carbon.remote.tracker import RemoteTracker
 from pytest_carbon.report.outputs import MARKDOWN_TOP, HtmlWriter, Writer
 from pytest_carbon.verdicts.budgets import Budget
 
@@ -60,14 +61,30 @@ class JUnitProperties:
     """A test listener: adds carbon properties to the teardown report, which junitxml writes
     as <property> elements of the test's <testcase>."""
 
-    def __init__(self, model: CarbonModel, budgets: dict[str, Budget]) -> None:
+    def __init__(
+        self,
+        model: CarbonModel,
+        budgets: dict[str, Budget],
+        remote: RemoteTracker | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
         self.model = model
         self.budgets = budgets
+        self.remote = remote
+        self.ledger = ledger
 
     def __call__(self, record: TestRecord, report: pytest.TestReport) -> None:
         energy = record.total_energy
         report.user_properties.append(("carbon_energy_j", f"{energy:.6g}"))
         report.user_properties.append(("carbon_co2e_g", f"{self.model.co2e_g(energy, record.total_duration):.6g}"))
+        if self.remote is not None and self.ledger is not None and self.remote.calls:
+            index = self.ledger.index_of(record.nodeid)
+            llm = self.remote.test_record(index) if index is not None else None
+            if llm is not None:
+                report.user_properties.append(("carbon_llm_calls", str(llm["calls"])))
+                report.user_properties.append(("carbon_llm_replayed", str(llm["replayed"])))
+                report.user_properties.append(("carbon_llm_energy_j", f"{llm['energy_j']:.6g}"))
+                report.user_properties.append(("carbon_llm_co2e_g", f"{llm['co2e_g']:.6g}"))
         budget = self.budgets.get(record.nodeid)
         if budget is not None:
             report.user_properties.append(("carbon_budget", f"{budget.limit.text} (from {budget.source})"))

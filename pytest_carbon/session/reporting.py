@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Protocol
 import pytest
 
 from pytest_carbon.config.settings import settings_record
-from pytest_carbon.ledger import TestRecord
 from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.verdicts.budgets import Budget, Verdict, judge
 
@@ -22,7 +21,7 @@ from pytest_carbon.verdicts.budgets import Budget, Verdict, judge
 if TYPE_CHECKING:
     from pytest_carbon.report.outputs import Writer
     from pytest_carbon.report.record import SessionFigures
-    from pytest_carbon.schema import ComparisonRecord, Report
+    from pytest_carbon.schema import ComparisonRecord, LlmRecord, Report
     from pytest_carbon.verdicts.compare import Baseline
 
 PLACEHOLDER = "the run did not finish (killed or still running)"
@@ -46,22 +45,27 @@ class LocalFigures:
         facts = parts.facts
         channels = ledger.session_channels()
         test_count: int | None = None
+        remote = parts.remote
+        tests_llm, fixtures_llm, other_llm = remote.accounts() if remote is not None else ({}, {}, None)
         if every_test:
-            records = list(ledger.tests.values())
-            tests_energy = sum(r.total_energy for r in records)
+            indices = list(range(len(ledger.test_ids)))
+            tests_energy = sum(ledger.record(i).total_energy for i in indices)
         else:
             # Only the terminal reads this report: it shows the costliest tests and the
             # verdicts, so only those become records (the rest are counted).
             energies, durations = ledger.test_totals()
             tests_energy = sum(energies)
             test_count = len(energies)
-            records = self._terminal_subset(energies, durations)
+            indices = self._terminal_subset(energies, durations, tests_llm)
         attribution = None
         if parts.attributor is not None:
             attribution = Attribution(sum(parts.attributor.machine_totals()), sum(channels))
+        llm = None
+        if remote is not None and other_llm is not None:
+            llm = remote.session_record([*tests_llm.values(), *fixtures_llm.values(), other_llm])
         return SessionFigures(
-            tests=[test_dict(r, facts) for r in records],
-            fixtures=[fixture_dict(r, facts) for r in ledger.fixtures.values()],
+            tests=[test_dict(ledger.record(i), facts, tests_llm.get(i)) for i in indices],
+            fixtures=[fixture_dict(r, facts, fixtures_llm.get(key)) for key, r in ledger.fixtures.items()],
             overhead=overhead_dict(ledger.overhead, facts),
             channels=channels,
             energy_j=sum(channels),
@@ -69,14 +73,19 @@ class LocalFigures:
             tests_energy_j=tests_energy,
             test_count=test_count,
             attribution=attribution,
+            llm=llm,
         )
 
-    def _terminal_subset(self, energies: list[float], durations: list[float]) -> list[TestRecord]:
+    def _terminal_subset(
+        self, energies: list[float], durations: list[float], tests_llm: dict[int, LlmRecord]
+    ) -> list[int]:
         ledger = self.parts.ledger
         co2e = self.parts.model.co2e_g_each(energies, durations)
+        for index, llm in tests_llm.items():  # the ranking counts what a test's calls emitted
+            co2e[index] += llm["co2e_g"]
         top = heapq.nlargest(self.parts.settings.value("top"), range(len(co2e)), key=co2e.__getitem__)
         chosen = set(top).union(ledger.records_with_verdicts())
-        return [ledger.record(index) for index in sorted(chosen)]
+        return sorted(chosen)
 
 
 class Reporting:
@@ -120,7 +129,11 @@ class Reporting:
         if budget.value is None:
             return None
         energy = figures.energy_j
-        return judge(Budget(budget.value, budget.origin), energy, self.parts.model.co2e_g(energy, figures.duration_s))
+        co2e = self.parts.model.co2e_g(energy, figures.duration_s)
+        llm = figures.llm
+        if llm is not None and llm["count_in_budgets"]:
+            energy, co2e = energy + llm["energy_j"], co2e + llm["co2e_g"]
+        return judge(Budget(budget.value, budget.origin), energy, co2e)
 
     def build(self, complete: bool, interrupted: str | None, every_test: bool = True) -> Report:
         from pytest_carbon.report.record import build_report

@@ -190,7 +190,10 @@ class TestRunner:
             if self.phase_ends is None:
                 index = self._running = ledger.setup_ended(report.nodeid, report.location, passed)
             else:  # the phase ended earlier, where pytest made the report
-                index = self._running = ledger.index_of(report.nodeid)
+                found = ledger.index_of(report.nodeid)
+                if found is None:
+                    return
+                index = self._running = found
             self._running_id = report.nodeid
             if not passed:
                 ledger.outcomes[index] = combine(ledger.outcomes[index], report)
@@ -248,14 +251,26 @@ class TestRunner:
             counted = record
         energy = counted.part_energy(SETUP) + counted.part_energy(CALL)
         duration = counted.durations[SETUP] + counted.durations[CALL]
-        verdict = judge(budget, energy, model.co2e_g(energy, duration))
+        co2e = model.co2e_g(energy, duration)
+        remote = self.parts.remote
+        llm = (
+            remote.test_record(index, (SETUP, CALL)) if remote is not None and remote.config.count_in_budgets else None
+        )
+        if llm is None:
+            verdict = judge(budget, energy, co2e)
+        else:
+            verdict = judge(budget, energy + llm["energy_j"], co2e + llm["co2e_g"])
         record.verdict = verdict
         if not verdict.exceeded:
             return
         from pytest_carbon.report.wording import verdict_message
 
         message = verdict_message(verdict.to_dict())
-        details = self._details(counted, verdict, energy, duration)
+        details = self._details(counted, verdict, energy, duration, co2e)
+        if llm is not None:
+            from pytest_carbon.report.hosted import budget_remote_lines
+
+            details += "\n" + "\n".join(budget_remote_lines(llm, energy, co2e))
         if self.parts.facts.action == "warn":
             report.sections.append(("carbon budget exceeded (warning only)", message + "\n" + details))
             return
@@ -277,7 +292,7 @@ class TestRunner:
         report.outcome = "failed"
         report.longrepr = BudgetFailure(message, details, path or counted.nodeid, lineno or 0)
 
-    def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float) -> str:
+    def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float, co2e: float) -> str:
         from pytest_carbon.report.wording import budget_failure_details
 
         meter_set = self.parts.meter_set
@@ -291,7 +306,7 @@ class TestRunner:
             verdict.to_dict(),
             energy,
             duration,
-            self.parts.model.co2e_g(energy, duration),
+            co2e,
             [(PHASES[index], record.part_energy(index), record.durations[index]) for index in (SETUP, CALL)],
             [(key, value, kinds.get(key.split("/")[0], "?")) for key, value in meters.items()],
             self.parts.model.describe(),

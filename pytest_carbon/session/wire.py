@@ -12,7 +12,7 @@ from typing import Any, TypedDict, cast
 
 from pytest_carbon.ledger import Attempt, TestNotes, TestRecord
 from pytest_carbon.meters.base import Channel, Component
-from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, PartRecord, budget_dimension
+from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, LlmRecord, PartRecord, budget_dimension
 from pytest_carbon.values.quantities import Quantity
 from pytest_carbon.verdicts.budgets import Budget, Verdict
 
@@ -39,6 +39,7 @@ class WireTest(TypedDict, total=False):
     channels: list[WireChannel]  # with a worker's first test only
     subtests: dict[str, int]
     attempts: list[list[Any]]  # [outcome, duration_s, energy_j]
+    llm: LlmRecord  # hosted-model calls, when the test made any
 
 
 class WireMeter(TypedDict):
@@ -68,6 +69,7 @@ class WireHandover(TypedDict):
     host: str  # the worker's machine (its hostname): another host is not part of the controller's total
     cpu_model: str
     vcpus: int
+    llm_other: LlmRecord | None  # calls outside tests and shared fixtures; None when not charged
 
 
 def channels_to_wire(channels: tuple[Channel, ...]) -> list[WireChannel]:
@@ -86,7 +88,9 @@ def verdict_from_wire(data: BudgetRecord) -> Verdict:
     return Verdict(Budget(limit, data["source"]), float(data["measured"]), bool(data["exceeded"]))
 
 
-def test_to_wire(record: TestRecord, worker: str, channels: tuple[Channel, ...] | None) -> WireTest:
+def test_to_wire(
+    record: TestRecord, worker: str, channels: tuple[Channel, ...] | None, llm: LlmRecord | None = None
+) -> WireTest:
     verdict = record.verdict
     data: WireTest = {
         "worker": worker,
@@ -104,6 +108,8 @@ def test_to_wire(record: TestRecord, worker: str, channels: tuple[Channel, ...] 
     if notes is not None:
         data["subtests"] = dict(notes.subtests)
         data["attempts"] = [list(attempt) for attempt in notes.attempts]
+    if llm is not None:
+        data["llm"] = llm
     return data
 
 
@@ -140,6 +146,7 @@ def handover_to_wire(
     host: str,
     cpu_model: str,
     vcpus: int,
+    llm_other: LlmRecord | None = None,
 ) -> WireHandover:
     return {
         "worker": worker,
@@ -157,6 +164,7 @@ def handover_to_wire(
         "host": host,
         "cpu_model": cpu_model,
         "vcpus": vcpus,
+        "llm_other": llm_other,
     }
 
 

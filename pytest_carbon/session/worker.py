@@ -8,19 +8,19 @@ Each finished test's record travels with its teardown report; the worker's sessi
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import platform
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_carbon.ledger import Ledger, TestRecord
+from pytest_carbon.ledger import FixtureKey, Ledger, TestRecord
 from pytest_carbon.meters.attribution import gpu_split_note
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, SessionParts
 from pytest_carbon.session.wire import OUTPUT_KEY, RECORD_ATTRIBUTE, WireAttribution, handover_to_wire, test_to_wire
 
 if TYPE_CHECKING:
-    from pytest_carbon.schema import Report
+    from pytest_carbon.schema import LlmRecord, Report
 
 
 def worker_id(config: pytest.Config) -> str:
@@ -48,7 +48,12 @@ class WorkerShipping:
         if not self._sent_channels:
             channels = self.parts.meter_set.channels
             self._sent_channels = True
-        setattr(report, RECORD_ATTRIBUTE, test_to_wire(record, self.worker, channels))
+        llm = None
+        remote = self.parts.remote
+        if remote is not None and remote.calls:
+            index = self.parts.ledger.index_of(record.nodeid)
+            llm = remote.test_record(index) if index is not None else None
+        setattr(report, RECORD_ATTRIBUTE, test_to_wire(record, self.worker, channels, llm))
 
 
 class Handover:
@@ -68,6 +73,10 @@ class Handover:
         ledger = parts.ledger
         attributor = parts.attributor
         attribution: WireAttribution = {"scope": parts.scope}
+        fixtures_llm: dict[FixtureKey, LlmRecord] = {}
+        other_llm = None
+        if parts.remote is not None:
+            _, fixtures_llm, other_llm = parts.remote.accounts()
         if attributor is not None:
             attribution["machine_energy_j"] = sum(attributor.machine_totals())
             attribution["attributed_energy_j"] = sum(ledger.session_channels())
@@ -76,7 +85,7 @@ class Handover:
             channels=parts.meter_set.channels,
             session_channels=ledger.session_channels(),
             duration_s=ledger.session_duration,
-            fixtures=[fixture_dict(r, facts) for r in ledger.fixtures.values()],
+            fixtures=[fixture_dict(r, facts, fixtures_llm.get(key)) for key, r in ledger.fixtures.items()],
             overhead=overhead_dict(ledger.overhead, facts),
             attribution=attribution,
             facts_warnings=facts.warnings,
@@ -87,6 +96,7 @@ class Handover:
             host=platform.node(),
             cpu_model=facts.cpu_model,
             vcpus=facts.vcpus,
+            llm_other=other_llm,
         )
         self.config.workeroutput[OUTPUT_KEY] = output  # type: ignore[attr-defined]
         return None
