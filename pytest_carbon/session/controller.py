@@ -21,11 +21,13 @@ from pytest_carbon.report.record import Attribution, RunFacts, SessionFigures, X
 from pytest_carbon.schema import FixtureRecordDict, PartRecord, WorkerRecord
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, SessionParts
 from pytest_carbon.session.wire import (
+    INTENSITY_KEY,
     RECORD_ATTRIBUTE,
     WireHandover,
     WireTest,
     channels_from_wire,
     handover_from_wire,
+    intensity_to_wire,
     test_from_wire,
 )
 
@@ -48,6 +50,7 @@ class Controller:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[CONTROLLER_CUDA] = os.environ.get("CUDA_VISIBLE_DEVICES")
+        node.workerinput[INTENSITY_KEY] = intensity_to_wire(self.parts.model.intensity)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         gateway = getattr(getattr(report, "node", None), "gateway", None)
