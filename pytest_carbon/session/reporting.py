@@ -102,6 +102,14 @@ class Reporting:
             self.baseline = load_baseline(Path(parts.config.rootpath, compare_path))
             if self.baseline.warning:
                 parts.facts.warnings.append(self.baseline.warning)
+        else:
+            for key in ("compare_fail", "compare_min"):
+                origin = parts.settings[key].origin
+                if origin != "default":
+                    parts.facts.warnings.append(
+                        f"{origin} has no effect without a baseline to compare with (--carbon-compare, "
+                        "pyproject compare or ini carbon_compare)"
+                    )
         if json_path is not None:
             self._write_placeholder(json_path)
 

@@ -27,11 +27,20 @@ from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.session.markers import closest_carbon_marker
 from pytest_carbon.session.outcomes import combine
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.verdicts.budgets import Verdict, judge, resolve_test_budget
+from pytest_carbon.verdicts.budgets import Verdict, judge, resolve_test_budget, unmatched_patterns
 
 # Called with each finished test's record and its teardown report (JUnit properties,
 # GPU interpolation flags, shipping to the xdist controller).
 TestListener = Callable[[TestRecord, pytest.TestReport], None]
+
+
+def _narrowed(config: pytest.Config) -> bool:
+    """Whether the command line named files or tests: a run of part of the suite, where a
+    pattern for the rest matching nothing is expected."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False
+    here = config.invocation_params.dir
+    return any("::" in arg or not (here / arg).is_dir() for arg in config.args)
 
 
 class BudgetFailure(TerminalRepr):
@@ -63,6 +72,7 @@ class TestRunner:
         self._tearing_down: dict[int, FixtureRecord] = {}
         self._running: int | None = None  # index of the test whose reports are arriving
         self._running_id: str | None = None
+        self._deselected: list[str] = []  # node ids -k and -m took out, when budget patterns need them
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -107,6 +117,22 @@ class TestRunner:
                 raise pytest.UsageError(str(error)) from None
             if budget is not None:
                 self.budgets[item.nodeid] = budget
+        if patterns and items and not _narrowed(config):
+            self._warn_unmatched(items)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        if self.parts.settings.patterns:
+            self._deselected.extend(item.nodeid for item in items)
+
+    def _warn_unmatched(self, items: list[pytest.Item]) -> None:
+        """A pattern that matches no collected test (-k and -m deselect after collecting:
+        those count) is most likely mistyped."""
+        nodeids = [item.nodeid for item in items] + self._deselected
+        for entry in unmatched_patterns(self.parts.settings.patterns, nodeids):
+            self.parts.facts.warnings.append(
+                f"{entry.origin} matches none of the {len(nodeids)} collected tests, so it sets no budget "
+                f"(patterns match node ids such as {nodeids[0]!r})"
+            )
 
     # The per-test path: one plain hook (pluggy wrappers cost more), three calls per test.
 

@@ -111,6 +111,19 @@ def pattern_budget(nodeid: str, patterns: list[PatternBudget]) -> Budget | None:
     return None
 
 
+def unmatched_patterns(patterns: list[PatternBudget], nodeids: list[str]) -> list[PatternBudget]:
+    """The patterns that match none of `nodeids` (each stops at its first match)."""
+    import re
+    from fnmatch import translate
+
+    unmatched = []
+    for entry in patterns:
+        match = re.compile(translate(entry.pattern)).match
+        if not any(map(match, nodeids)):
+            unmatched.append(entry)
+    return unmatched
+
+
 def resolve_test_budget(
     marker: tuple[tuple[object, ...], dict[str, object]] | None,
     nodeid: str,
