@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from pytest_carbon.report.wording import verdict_comparison
 from pytest_carbon.schema import Report, SessionRecord, WorkerRecord, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_energy, format_mass
+from pytest_carbon.values.text import printable
 
 
 class Line(NamedTuple):
@@ -108,8 +109,8 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
         lines.append(Line("how measured: " + how_measured(session)))
         for note in session.get("notes", []):
             lines.append(Line(f"note: {note}"))
-    for warning in session.get("warnings", []):
-        lines.append(Line(f"warning: {warning}", "yellow"))
+    for warning in session.get("warnings", []):  # some quote files or servers: shown escaped
+        lines.append(Line(f"warning: {printable(warning)}", "yellow"))
     return lines
 
 
