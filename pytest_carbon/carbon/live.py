@@ -189,7 +189,7 @@ def _origin(scheme: str, host: str | None, port: int | None) -> tuple[str, str, 
     return scheme, host.lower(), port if port is not None else (443 if scheme == "https" else 80)
 
 
-def _opener(origin: tuple[str, str, int], sockets: list[Any]) -> Any:
+def _opener(origin: tuple[str, str, int], sockets: list[Any], expired: threading.Event) -> Any:
     """An opener for http(s) only, that follows a redirect only within `origin` and records
     each socket it opens so the deadline can close it."""
     import http.client
@@ -201,6 +201,8 @@ def _opener(origin: tuple[str, str, int], sockets: list[Any]) -> Any:
             def connect(self) -> None:
                 super().connect()
                 sockets.append(self.sock)
+                if expired.is_set():  # connected after the deadline: hang up at once
+                    self.sock.close()
 
         return Tracked
 
@@ -250,11 +252,12 @@ def _request(base_url: str, origin: tuple[str, str, int], zone: str, key: str, t
     url = f"{base_url.rstrip('/')}/v3/carbon-intensity/latest?{urllib.parse.urlencode({'zone': zone})}"
     request = urllib.request.Request(url, headers={"auth-token": key, "Accept": "application/json"})
     sockets: list[Any] = []
+    expired = threading.Event()
     outcome: list[bytes | BaseException] = []
 
     def run() -> None:
         try:
-            with _opener(origin, sockets).open(request, timeout=timeout) as response:
+            with _opener(origin, sockets, expired).open(request, timeout=timeout) as response:
                 outcome.append(response.read(MAX_BODY))
         except BaseException as error:  # handed to the waiting thread
             outcome.append(error)
@@ -263,6 +266,7 @@ def _request(base_url: str, origin: tuple[str, str, int], zone: str, key: str, t
     worker.start()
     worker.join(timeout)
     if not outcome:
+        expired.set()
         for sock in list(sockets):  # wakes the worker thread, which then ends
             try:
                 sock.close()
