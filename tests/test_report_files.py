@@ -117,3 +117,20 @@ def test_numbers_too_large_are_written_as_null_with_a_warning(tmp_path: Path) ->
     assert document["session"]["warnings"] == [
         "numbers too large to compute were written as null: report.session.co2e_g, report.tests[0].x"
     ]
+
+
+def test_a_report_with_a_number_too_large_is_written_strictly(pytester: pytest.Pytester) -> None:
+    from pytest_carbon.report.json_report import write_json
+
+    result = run(pytester, "--carbon-json=r.json")
+    assert result.ret == 0
+    report = json.loads((pytester.path / "r.json").read_text())
+    report["session"]["co2e_g"] = float("inf")
+    report["tests"][0]["energy_j"] = float("nan")
+    write_json(pytester.path / "r.json", report)  # type: ignore[arg-type]
+    written = json.loads((pytester.path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert written["session"]["co2e_g"] is None and written["tests"][0]["energy_j"] is None
+    assert written["session"]["warnings"][-1] == (
+        "numbers too large to compute were written as null: report.session.co2e_g, report.tests[0].energy_j"
+    )
+    assert [p.name for p in pytester.path.iterdir() if p.name.endswith(".tmp")] == []
