@@ -9,9 +9,10 @@ than a ratio of two medians taken over the whole session, which is printed as we
 Then runs the two at the same time on one CPU, a few rounds, and prints their CPU-time
 ratio: sharing the CPU in slices of a few milliseconds, both see the same machine, so
 this figure moves by a few tenths of a per cent where the wall-time ratio moves by
-several per cent. Last, measures the memory one test record takes (target < 1 KB).
+several per cent. Last, measures the memory one test record takes (target < 1 KB) and,
+with --peak-tests, the peak memory per test a whole run adds with every report written.
 
-    python benchmarks/overhead.py [--tests 5000] [--rounds 21] [--shared-rounds 8]
+    python benchmarks/overhead.py [--tests 5000] [--rounds 21] [--shared-rounds 8] [--peak-tests 100000] [--llm]
 
 With --llm, both runs have the plugin on and compare hosted-model charging (the default
 `--carbon-llm=auto`, EcoLogits installed) with `--carbon-llm=off`: the cost of the
@@ -99,6 +100,31 @@ def run_sharing_a_cpu(root: Path) -> float:
     return cpu[True] / cpu[False]
 
 
+def peak_memory(root: Path, plugin_on: bool) -> int:
+    """Peak resident memory (bytes) of one pytest run; with the plugin, writing the JSON,
+    HTML and Markdown reports, as a CI job would."""
+    args = command(root, plugin_on)
+    if plugin_on:
+        args[3:3] = [
+            f"--carbon-json={root / 'c.json'}",
+            f"--carbon-html={root / 'c.html'}",
+            f"--carbon-md={root / 'c.md'}",
+        ]
+    child = subprocess.Popen(args, cwd=root, stdout=subprocess.DEVNULL, env=CHILD_ENV)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise SystemExit(f"pytest failed (wait status {status}) with the plugin {'on' if plugin_on else 'off'}")
+    return usage.ru_maxrss * 1024  # kilobytes on Linux
+
+
+def peak_memory_per_test(tests: int) -> float:
+    """Bytes of peak memory per test that the plugin adds to a run, reports included."""
+    with tempfile.TemporaryDirectory(prefix="carbon-peak-") as folder:
+        root = Path(folder)
+        make_suite(root, tests)
+        return (peak_memory(root, True) - peak_memory(root, False)) / tests
+
+
 def memory_per_record(tests: int) -> float:
     """Bytes the ledger keeps per test: its three readings and accounts in the timeline,
     its index entry and outcome (the records themselves are made only for reports)."""
@@ -136,6 +162,12 @@ def main() -> int:
     parser.add_argument("--shared-rounds", type=int, default=8, help="rounds of the two sharing one CPU (0: skip)")
     parser.add_argument("--cpu", type=int, default=None, help="pin the runs to this CPU (default: the last one)")
     parser.add_argument("--llm", action="store_true", help="compare --carbon-llm=auto with --carbon-llm=off")
+    parser.add_argument(
+        "--peak-tests",
+        type=int,
+        default=0,
+        help="also measure the peak memory a run of this many tests adds, reports included (e.g. 100000; 0: skip)",
+    )
     args = parser.parse_args()
     global PINNED_CPU, LLM_ONLY
     LLM_ONLY = args.llm
@@ -191,6 +223,9 @@ def main() -> int:
         )
     per_record = memory_per_record(args.tests)
     print(f"memory per test record: {per_record:.0f} bytes (target < 1024)")
+    if args.peak_tests:
+        peak = peak_memory_per_test(args.peak_tests)
+        print(f"peak memory per test, {args.peak_tests} tests with JSON, HTML and Markdown reports: {peak:.0f} bytes")
     verdict = "ok" if ratio <= 1.05 and per_record < 1024 else "OVER LIMIT"
     print(f"verdict: {verdict}")
     return 0 if verdict == "ok" else 1

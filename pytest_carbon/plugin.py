@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_carbon.config.settings import OPTIONS, Settings, find_pyproject, load_settings
+from pytest_carbon.marker import PLUGIN_NAME as MARKER_PLUGIN
 from pytest_carbon.session.markers import MARKER_HELP
 from pytest_carbon.values.errors import CarbonConfigError
 
@@ -33,7 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER_HELP)
+    if not config.pluginmanager.has_plugin(MARKER_PLUGIN):  # e.g. loaded with -p pytest_carbon.plugin
+        config.addinivalue_line("markers", MARKER_HELP)
     if config.option.help or getattr(config.option, "version", False):
         return
     from pytest_carbon.session.assemble import assemble

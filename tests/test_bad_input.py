@@ -29,6 +29,17 @@ def assert_usage_error(result, *fragments):
             ["--carbon-meters: 'geiger' names an unknown meter 'geiger'", "auto, or a comma-separated list of rapl"],
         ),
         (["--carbon-top=many"], ["--carbon-top: 'many' is not a whole number"]),
+        # Values that read as numbers but overflow or underflow once scaled to base units.
+        (["--carbon-budget=1e308 kWh"], ["--carbon-budget: '1e308 kWh' is too large once converted to J"]),
+        (["--carbon-test-budget=1e307 t"], ["--carbon-test-budget: '1e307 t' is too large once converted to g"]),
+        (["--carbon-compare-min=1e308kWh"], ["--carbon-compare-min: '1e308kWh' is too large once converted"]),
+        (["--carbon-budget=1e-400g"], ["--carbon-budget: '1e-400g' is too small to tell from zero (write 0 if"]),
+        (["--carbon-budget=1e-320 ug"], ["--carbon-budget: '1e-320 ug' is too small to tell from zero once"]),
+        (["--carbon-intensity=1e308"], ["--carbon-intensity: '1e308' is above 10,000 gCO2e/kWh"]),
+        (["--carbon-pue=1e308"], ["--carbon-pue: '1e308' is above 10, more overhead than any data centre has"]),
+        (["--carbon-pue=inf"], ["--carbon-pue: 'inf' is not a finite number", "Accepted: a number from 1.0 to 10"]),
+        (["--carbon-pue=-inf"], ["--carbon-pue: '-inf' is not a finite number"]),
+        (["--carbon-intensity=EL1"], ["--carbon-intensity: 'EL1' is not an intensity"]),
     ],
 )
 def test_bad_flags(pytester, args, fragments):
@@ -84,6 +95,22 @@ def test_bad_pyproject_values(pytester, toml, fragments):
     assert_usage_error(pytester.runpytest(), *fragments)
 
 
+@pytest.mark.parametrize(
+    ("table", "fragment"),
+    [
+        ("lifetime_years = 1e-300", "embodied_hardware] lifetime_years: 1e-300 gives an embodied share of 3.17e+298 g"),
+        ("total_kg = 1e300", "embodied_hardware] total_kg: 1e+300 gives an embodied share of"),
+        ("memory_gb = 1e300", "embodied_hardware] memory_gb: 1e+300 gives an embodied share of"),
+    ],
+)
+def test_embodied_tables_whose_share_overflows_are_refused(pytester, table, fragment):
+    pytester.makepyprojecttoml(
+        f"[tool.pytest_carbon]\nembodied = true\n[tool.pytest_carbon.embodied_hardware]\n{table}\n"
+    )
+    pytester.makepyfile("def test_a(): pass")
+    assert_usage_error(pytester.runpytest(), fragment)
+
+
 def test_bad_ini_value_names_the_ini_option(pytester):
     pytester.makeini("[pytest]\ncarbon_budget = heavy\n")
     pytester.makepyfile("def test_a(): pass")
@@ -101,6 +128,15 @@ def test_bad_ini_value_names_the_ini_option(pytester):
         ("carbon(max_g='1')", "gives max_g a value that is not a number >= 0"),
         ("carbon('1')", "'1' has no unit"),
         ("carbon(0.5)", "0.5 is not a quantity string"),
+        ("carbon(max_g=10**400)", "gives max_g a value that is a number too large for a float"),
+        (
+            "carbon(max_g=10**5000)",
+            "'carbon(max_g=<a number too long to show>)' gives max_g a value that is a number too large",
+        ),
+        ("carbon(max_g=float('inf'))", "gives max_g a value that is not a finite number"),
+        ("carbon(max_wh=1e308)", "gives max_wh a value too large once converted to J"),
+        ("carbon(max_kg=1e306)", "gives max_kg a value too large once converted to g"),
+        ("carbon('1e308 kWh')", "'1e308 kWh' is too large once converted to J"),
     ],
 )
 def test_bad_marker_arguments_name_the_test(pytester, marker, fragment):

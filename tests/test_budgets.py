@@ -369,3 +369,48 @@ def test_exitfirst_and_last_failed_see_budget_failures(energy_suite):
     result = energy_suite.runpytest(*ONE_JOULE_ONE_MG, "--lf", "-p", "cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+
+
+# -- settings that would otherwise be silently ignored -------------------------------------
+
+
+def test_a_budget_pattern_that_matches_no_collected_test_warns(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        '[tool.pytest_carbon.budgets]\n"tests/test_slow*" = "1 kJ"\n"test_a.py::*" = "1 kJ"\n"test_b.py::*" = "1 kJ"\n'
+    )
+    pytester.makepyfile(test_a="def test_one():\n    pass\n", test_b="def test_two():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--carbon-json=c.json", "-k", "one")
+    assert result.ret == 0
+    warning = (
+        "pyproject.toml [tool.pytest_carbon.budgets] 'tests/test_slow*' matches none of the 2 collected tests, "
+        "so it sets no budget (patterns match node ids such as 'test_a.py::test_one')"
+    )
+    result.stdout.fnmatch_lines([f"warning: {warning}"])
+    warnings = json.loads((pytester.path / "c.json").read_text())["session"]["warnings"]
+    assert warnings == [warning]  # test_b.py::* matched a test that -k deselected: no warning
+    # A run of one file expects the other patterns to match nothing: no warning.
+    result = pytester.runpytest("-p", "no:cacheprovider", "test_a.py")
+    assert "matches none of" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "origin"),
+    [
+        (["--carbon-compare-fail=10"], "--carbon-compare-fail"),
+        (["--carbon-compare-min=2 J"], "--carbon-compare-min"),
+    ],
+)
+def test_comparison_settings_without_a_baseline_warn(pytester: pytest.Pytester, args: list[str], origin: str) -> None:
+    pytester.makepyfile(test_a="def test_one():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", *args)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"warning: {origin} has no effect without a baseline to compare with*"])
+
+
+def test_comparison_setting_in_pyproject_without_a_baseline_warns(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.pytest_carbon]\ncompare_fail = "10%"\n')
+    pytester.makepyfile(test_a="def test_one():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        ["warning: pyproject.toml [[]tool.pytest_carbon[]] compare_fail has no effect without a baseline*"]
+    )

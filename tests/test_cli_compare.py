@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from report_suite import MUCH, make_suite, set_work
-from test_compare import record
+from test_compare import BAD_BASELINES, _damaged, record
 
 from pytest_carbon.cli.compare import main
 
@@ -116,3 +116,27 @@ def test_module_dispatch(tmp_path: Path) -> None:
     assert usage.returncode == 0 and "compare two JSON reports" in usage.stdout
     helped = run("compare", "--help", cwd=tmp_path)
     assert helped.returncode == 0 and "--fail PCT" in helped.stdout
+
+
+@pytest.mark.parametrize(("change", "words"), BAD_BASELINES, ids=[c for c, _ in BAD_BASELINES])
+@pytest.mark.parametrize("which", ["old", "new"])
+def test_a_damaged_report_exits_2_naming_the_file_and_entry(
+    tmp_path: Path, change: str, words: str, which: str
+) -> None:
+    good = write(tmp_path / "good.json", {"test_work.py::test_steady": 1.0})
+    bad = tmp_path / "bad.json"
+    bad.write_text(_damaged(change))
+    argv = [str(bad), str(good)] if which == "old" else [str(good), str(bad)]
+    completed = run("compare", *argv, "--fail=10", cwd=tmp_path)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert f"{bad}: {words}" in completed.stderr
+    assert completed.stderr.startswith("error: ") and "Traceback" not in completed.stderr
+
+
+def test_names_from_a_report_are_printed_without_control_characters(tmp_path: Path) -> None:
+    old = write(tmp_path / "old.json", {"a": 1.0, "gone\x1b[2J\n::error::x": 1.0})
+    new = write(tmp_path / "new.json", {"a": 1.0, "added\x1b]8;;http://x\x07": 1.0})
+    code, out, _ = call(str(old), str(new))
+    assert code == 0
+    assert "\x1b" not in out and "\n::error" not in out and "\x07" not in out
+    assert "  gone\\x1b[2J\\n::error::x" in out and "  added\\x1b]8;;http://x\\x07" in out

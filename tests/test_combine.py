@@ -367,7 +367,8 @@ def test_markdown_and_html_of_a_combined_report(suite: pytest.Pytester) -> None:
     assert rows[0].endswith(" s | 2 | 3.00 J | 3.00 mgCO2e |")
     assert rows[1].startswith("| `2/3` | ") and "| 1800 g/kWh |" in rows[1]
     assert rows[1].endswith(" s | 2 | 7.00 J | 3.50 mgCO2e |")
-    assert "- the shards' settings differ: grid intensity: 3600 gCO2e/kWh" in markdown
+    # Cells escape Markdown punctuation: the line renders as "grid intensity: 3600 gCO2e/kWh".
+    assert "- the shards' settings differ: grid intensity\\: 3600 gCO2e\\/kWh" in markdown
     assert "| `test_two.py::test_d` | 3.00 J | 1.00 J | @pytest.mark.carbon |" in markdown
     assert ":white_check_mark: session within budget" in markdown
     html = (suite.path / "out/report.html").read_text()

@@ -278,3 +278,69 @@ def test_record_is_not_mutated() -> None:
     frozen = copy.deepcopy((old, new))
     compare(old, new, baseline="b", fail_pct=1, minimum=J)
     assert (old, new) == frozen
+
+
+def _damaged(change: str) -> str:
+    """A valid baseline with one entry damaged as `change` says."""
+    base = record({"test_work.py::test_steady": 1.0, "test_work.py::test_grows": 2.0})
+    if change == "nested":
+        return "[" * 100_000 + "]" * 100_000
+    if change == "missing energy":
+        del base["tests"][1]["energy_j"]
+    elif change == "tests of numbers":
+        base["tests"] = [1, 2, 3]
+    elif change == "null energy":
+        base["tests"][0]["energy_j"] = None
+    elif change == "string energy":
+        base["tests"][0]["energy_j"] = "12"
+    elif change == "meters a string":
+        base["session"]["meters"] = "x"
+    elif change == "infinite session":
+        return json.dumps(base).replace('"energy_j": 3.0', '"energy_j": Infinity', 1)
+    elif change == "schema_version text":
+        base["schema_version"] = "1"
+    elif change == "cpu_model a list":
+        base["session"]["cpu_model"] = ["\x1b[2J"]
+    elif change == "nodeid missing":
+        del base["tests"][0]["nodeid"]
+    return json.dumps(base)
+
+
+BAD_BASELINES = [
+    ("missing energy", "tests[1] (test_work.py::test_grows) has energy_j None, not a number >= 0"),
+    ("tests of numbers", "tests[0] 1 is not a test record"),
+    ("null energy", "tests[0] (test_work.py::test_steady) has energy_j None, not a number >= 0"),
+    ("string energy", "tests[0] (test_work.py::test_steady) has energy_j '12', not a number >= 0"),
+    ("meters a string", "its session.meters 'x' is not a list"),
+    ("infinite session", "its session.energy_j inf is not a number >= 0"),
+    ("schema_version text", "its schema_version '1' is not a whole number >= 1"),
+    ("cpu_model a list", "its session.cpu_model list is not a string or null"),
+    ("nodeid missing", "tests[0] has no nodeid (a string): None"),
+    ("nested", "its JSON is nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(("change", "words"), BAD_BASELINES, ids=[c for c, _ in BAD_BASELINES])
+def test_a_damaged_baseline_is_a_warning_naming_the_file_and_entry(
+    pytester: pytest.Pytester, change: str, words: str
+) -> None:
+    pytester.makepyfile(test_work="def test_steady():\n    pass\n\ndef test_grows():\n    pass\n")
+    (pytester.path / "base.json").write_text(_damaged(change))
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--carbon-json=new.json",
+        "--carbon-html=new.html",
+        "--carbon-md=new.md",
+        "--carbon-compare=base.json",
+        "--carbon-compare-fail=10",
+    )
+    assert result.ret == 0, result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str()
+    warning = f"cannot {'read' if change == 'nested' else 'use'} the baseline {pytester.path / 'base.json'}: {words}"
+    result.stdout.fnmatch_lines([f"warning: {warning}"])
+    report = read(pytester.path / "new.json")
+    assert report["complete"] is True and "comparison" not in report
+    assert warning in report["session"]["warnings"]
+    assert "Carbon footprint" in (pytester.path / "new.html").read_text()
+    assert "Carbon footprint" in (pytester.path / "new.md").read_text()

@@ -173,3 +173,28 @@ def test_renders_and_sorts_in_a_browser(html_run: tuple[Page, dict[str, Any], Pa
     assert [a["aria-sort"] for a in energy_heading] == ["descending"]
     ranked = [t["nodeid"] for t in sorted(report["tests"], key=lambda t: t["energy_j"], reverse=True)]
     assert [r[0] for r in page.rows] == ranked
+
+
+def test_a_hundred_thousand_tests_make_a_page_that_opens_at_once(html_run: tuple[Page, dict[str, Any], Path]) -> None:
+    from pytest_carbon.report.html import MAX_ROWS
+
+    _, report, _ = html_run
+    big = copy.deepcopy(report)
+    template = big["tests"][0]
+    big["tests"] = [
+        dict(template, nodeid=f"tests/test_many.py::test_case[{i}]", energy_j=float(i % 977)) for i in range(100_000)
+    ]
+    text = render_html(big)
+    page = parse(text)
+    # A table of MAX_ROWS rows at most, already in order: nothing has to sort before it shows.
+    energies = [t["energy_j"] for t in big["tests"]]
+    listed = [r for r in page.rows if r[0].startswith("tests/test_many.py")]
+    assert len(listed) == MAX_ROWS
+    shown = sorted(energies, reverse=True)[:MAX_ROWS]
+    by_id = {t["nodeid"]: t["energy_j"] for t in big["tests"]}
+    assert [by_id[r[0]] for r in listed] == shown
+    assert "data-sort" not in text
+    heading = [a for t, a in page.tags if t == "th" and a.get("aria-sort")]
+    assert [a["aria-sort"] for a in heading] == ["descending"]
+    assert f"The costliest {MAX_ROWS:,} of 100,000 tests are listed" in text
+    assert len(text.encode("utf-8")) < 8_000_000

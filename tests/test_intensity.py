@@ -273,3 +273,21 @@ def test_intensities_listing_filters_rows(capsys: pytest.CaptureFixture[str]) ->
     assert "aws:eu-west-3" in out and "gcp:europe-west9" in out and "azure:francecentral" in out
     assert "gcp:europe-west1 " not in out
     assert intensities_main(["no-such-place"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "zone", "label"),
+    [
+        ("EL", "GR", "Greece (GR)"),
+        ("el", "GR", "Greece (GR)"),
+        ("WLD", "WORLD", "world average"),
+        ("wld", "WORLD", "world average"),
+    ],
+)
+def test_eu_and_table_codes_a_user_would_type(pytester: pytest.Pytester, value: str, zone: str, label: str) -> None:
+    # EL is the EU's code for Greece; WLD is the world row's alpha-3 code in the table.
+    result, report = run_json(pytester, f"--carbon-intensity={value}")
+    session = report["session"]
+    assert session["intensity_zone"] == zone
+    assert session["intensity_g_per_kwh"] == table_value("grid_countries.csv", "iso2", zone)
+    result.stdout.fnmatch_lines([f"carbon: *intensity * gCO2e/kWh ({label}*"])

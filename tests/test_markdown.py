@@ -13,6 +13,16 @@ from report_suite import MUCH, make_suite, read, set_work
 from pytest_carbon.report.markdown import RESERVE, STEP_SUMMARY_LIMIT, MarkdownWriter, render_markdown
 
 
+def unescape(text: str) -> str:
+    """Markdown text as it reads once rendered: backslash escapes removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
+def rendered(text: str) -> str:
+    markdown_it = pytest.importorskip("markdown_it")
+    return str(markdown_it.MarkdownIt("commonmark").enable("table").render(text))
+
+
 def headings(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("#")]
 
@@ -56,7 +66,7 @@ def test_step_summary_is_appended_and_md_file_written(
     assert len(table_after(text, "| test | energy | CO2e | time | outcome |")) == 3
     assert ":white_check_mark: session within budget" in text
     assert ":white_check_mark: all 1 tests with a budget are within it" in text
-    assert "<sub>How measured: rapl package-0 [measured]" in text
+    assert "<sub>How measured: rapl package-0 [measured]" in unescape(text)
 
 
 @pytest.mark.usefixtures("energy_suite")
@@ -75,9 +85,8 @@ def test_summary_shows_overruns_and_the_comparison(pytester: pytest.Pytester, tm
     assert "### Compared with the baseline" in headings(text)
     assert ":warning: 1 of 2 tests with a budget are over it (warning only)" in text
     over = table_after(text, "| test over budget |")
-    assert [r[0] for r in over] == ["`test_work.py::test_grows`"] and over[0][
-        3
-    ] == "[tool.pytest_carbon.budgets] '*grows'"
+    assert [r[0] for r in over] == ["`test_work.py::test_grows`"]
+    assert unescape(over[0][3]) == "[tool.pytest_carbon.budgets] '*grows'"
     changes = table_after(text, "| test | before | after | change | status |")
     assert [changes[0][0], changes[0][4]] == ["`test_work.py::test_grows`", "regressed"]
     assert "**regression beyond 50%** (warning only)" in text
@@ -133,3 +142,58 @@ def test_cells_cannot_break_the_table(real_report: dict[str, Any]) -> None:
     rows = table_after(text, "| test | outcome | setup | call | teardown |")
     assert rows[0][0] == r"`test_x.py::test_p[a\|b<c> d]`"
     assert all(len(r) == 8 for r in rows)
+
+
+HOSTILE = "test_x.py::test_p[`![x](http://e.example/a.png) [click](http://e.example) <b>*bold*</b> www.e.example`]"
+
+
+def test_ids_and_warnings_render_as_text_never_as_links_images_or_html(real_report: dict[str, Any]) -> None:
+    report = copy.deepcopy(real_report)
+    report["tests"][0]["nodeid"] = HOSTILE
+    report["session"]["warnings"] = ["see ![x](http://e.example/w.png) and [here](http://e.example) _now_ $x$"]
+    text = render_markdown(report)
+    html = rendered(text)
+    assert "<a " not in html and "<img" not in html and "<b>" not in html and "<em>" not in html
+    assert HOSTILE in html.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+    # Outside code spans nothing reads as a bare URL (GitHub links those too).
+    outside = re.sub(r"(`+).*?\1", "", text)
+    assert "http://" not in outside and "www.e" not in outside
+
+
+def test_every_table_counts_towards_the_step_summary_limit(real_report: dict[str, Any]) -> None:
+    report = copy.deepcopy(real_report)
+    template = report["tests"][0]
+    budget = {
+        "limit": 1.0,
+        "unit": "J",
+        "limit_text": "1 J",
+        "source": "@pytest.mark.carbon",
+        "measured": 2.0,
+        "exceeded": True,
+    }
+    # Ids of 40 kB each: every table that lists tests (top, over budget) would pass 1 MiB alone.
+    report["tests"] = [
+        dict(template, nodeid=f"tests/test_long.py::test_case[{i}-{'y' * 40_000}]", budget=budget, verdict="exceeded")
+        for i in range(60)
+    ]
+    report["session"]["warnings"] = ["w" * 100_000] * 100
+    text = render_markdown(report, top=1000)
+    assert len(text.encode("utf-8")) <= STEP_SUMMARY_LIMIT - RESERVE
+    assert "### Top 60 of 60 tests" in text and "| test over budget |" in text
+    assert "</sub>" in text and "... and 80 more warnings" in text
+
+    many = copy.deepcopy(real_report)
+    many["tests"] = [dict(template, nodeid=f"t.py::test_{i}_{'z' * 200}") for i in range(20_000)]
+    text = render_markdown(many, top=20_000)  # --carbon-top as large as the suite
+    assert len(text.encode("utf-8")) <= STEP_SUMMARY_LIMIT - RESERVE
+    assert "cut to stay within GitHub's 1 MiB step summary limit" in text
+    assert "</sub>" in text  # the closing lines survive
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_a_step_summary_already_full_gets_a_short_note(real_report: dict[str, Any], tmp_path: Path) -> None:
+    summary = tmp_path / "summary"
+    summary.write_text("x" * (STEP_SUMMARY_LIMIT - 1000))
+    MarkdownWriter(summary, 10, append=True)(real_report)
+    assert summary.stat().st_size <= STEP_SUMMARY_LIMIT
+    assert summary.read_text().endswith("already close to GitHub's 1 MiB limit.\n")

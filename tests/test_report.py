@@ -215,3 +215,27 @@ def test_plugin_can_be_switched_off(pytester):
     result = pytester.runpytest("-p", "no:carbon")
     result.assert_outcomes(passed=1)
     assert "carbon footprint" not in result.stdout.str()
+
+
+MARKED = """
+import pytest
+
+@pytest.mark.carbon(max_g=1)
+def test_marked():
+    pass
+"""
+
+
+@pytest.mark.parametrize("subprocess", [False, True])
+def test_switched_off_the_marker_is_still_registered_for_strict_markers(pytester, subprocess):
+    pytester.makepyfile(MARKED)
+    run = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    result = run("-p", "no:carbon", "--strict-markers")
+    result.assert_outcomes(passed=1)
+    assert "carbon footprint" not in result.stdout.str()
+
+
+def test_the_marker_is_listed_once(pytester):
+    result = pytester.runpytest("--markers")
+    assert result.ret == 0
+    assert len([line for line in result.stdout.lines if line.startswith("@pytest.mark.carbon(")]) == 1

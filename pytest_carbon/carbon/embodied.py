@@ -16,6 +16,9 @@ from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.numbers import finite_number
 
 SECONDS_PER_YEAR = 365.25 * 86400
+# The default server's share is about 0.008 g per second; a share 100,000 times that is a
+# mistake (lifetime_years=1e-9, total_kg=1e300), and a figure it feeds could overflow.
+MAX_G_PER_S = 1000.0
 TABLE = "embodied_hardware"
 BASE_MEMORY_GB = 16.0
 
@@ -147,4 +150,14 @@ def parse_hardware(table: object, where: str, machine_vcpus: int) -> EmbodiedMod
         share, share_source = values["resource_share"], f"{origin_table} resource_share"
     else:
         share, share_source = 1.0, "default: the whole machine"
-    return EmbodiedModel(total, lifetime, share, share_source, basis, components)
+    model = EmbodiedModel(total, lifetime, share, share_source, basis, components)
+    if not model.g_per_s <= MAX_G_PER_S:  # also catches an overflow to inf or nan
+        key = "lifetime_years" if "lifetime_years" in values else "total_kg" if "total_kg" in values else parts[0]
+        raise CarbonConfigError(
+            values[key],
+            f"{origin_table} {key}",
+            f"gives an embodied share of {model.g_per_s:.3g} g per second, more than the "
+            f"{MAX_G_PER_S:g} g/s (a kilogram a second) any hardware's could be",
+            KEYS[key][0],
+        )
+    return model

@@ -13,6 +13,7 @@ from typing import Any
 
 from pytest_carbon.carbon import regions
 from pytest_carbon.carbon.embodied import EmbodiedModel
+from pytest_carbon.carbon.limits import MAX_INTENSITY, MAX_PUE
 from pytest_carbon.data.constants import constant
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.numbers import finite_number_or_text, is_number_text
@@ -93,7 +94,7 @@ def resolve_intensity(raw: object, origin: str, environ: Mapping[str, str] | Non
     if match := re.match(_NUMBER_WITH_UNIT, text, re.IGNORECASE):
         return _user_number(float(match.group(1)), raw, origin)
     lowered = text.lower()
-    if lowered in ("world", "default"):
+    if lowered in (*regions.WORLD_CODES, "default"):
         return world_average(origin)
     if lowered == "auto":
         return _auto(origin, os.environ if environ is None else environ)
@@ -118,6 +119,14 @@ def resolve_intensity(raw: object, origin: str, environ: Mapping[str, str] | Non
 def _user_number(value: float, raw: object, origin: str) -> Intensity:
     if not math.isfinite(value) or value < 0:
         raise CarbonConfigError(raw, origin, "is not a non-negative finite number", INTENSITY_ACCEPTED)
+    if value > MAX_INTENSITY:
+        raise CarbonConfigError(
+            raw,
+            origin,
+            f"is above {MAX_INTENSITY:,.0f} gCO2e/kWh, far more than any grid emits "
+            "(the most carbon-intensive countries emit about 1,300)",
+            INTENSITY_ACCEPTED,
+        )
     return Intensity(value, "set by the user", "number", origin)
 
 
@@ -203,7 +212,9 @@ def fetch_live(intensity: Intensity, environ: Mapping[str, str] | None = None) -
 
     try:
         reading = live.fetch(zone, environ)
-    except live.LiveError as error:
+    except Exception as error:  # never stops a run: any failure falls back to the table
+        if not isinstance(error, live.LiveError):
+            error = live.LiveError(f"unexpected {type(error).__name__}")
         fallback = replace(
             intensity,
             live_zone=None,
@@ -222,7 +233,7 @@ def fetch_live(intensity: Intensity, environ: Mapping[str, str] | None = None) -
 
 
 def parse_pue(raw: object, origin: str) -> float:
-    accepted = "a number >= 1.0 (1.0 means no data-centre overhead; typical clouds 1.1-1.2)"
+    accepted = f"a number from 1.0 to {MAX_PUE:g} (1.0 means no data-centre overhead; typical clouds 1.1-1.2)"
     value = finite_number_or_text(raw)
     if value is None:
         problem = "is not a finite number" if is_number_text(raw) else "is not a number"
@@ -230,6 +241,8 @@ def parse_pue(raw: object, origin: str) -> float:
     if value < 1.0:
         problem = "is negative" if value < 0 else "is below 1.0, which no data centre can have"
         raise CarbonConfigError(raw, origin, problem, accepted)
+    if value > MAX_PUE:
+        raise CarbonConfigError(raw, origin, f"is above {MAX_PUE:g}, more overhead than any data centre has", accepted)
     return value
 
 

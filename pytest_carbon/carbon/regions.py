@@ -13,7 +13,10 @@ from pytest_carbon.data.tables import load_table
 
 PROVIDERS = ("gcp", "aws", "azure")
 PROVIDER_NAMES = {"gcp": "Google Cloud", "aws": "AWS", "azure": "Azure"}
-COUNTRY_ALIASES = {"UK": "GB"}
+# Codes in common use that ISO 3166 spells otherwise: the EU writes EL for Greece and UK for
+# the United Kingdom.
+COUNTRY_ALIASES = {"UK": "GB", "EL": "GR"}
+WORLD_CODES = ("world", "wld")  # WLD: the world row's alpha-3 code in the table
 
 
 class Found(NamedTuple):

@@ -1,8 +1,8 @@
 """`python -m pytest_carbon compare OLD.json NEW.json [--fail=PCT]`: a diff table of two reports.
 
-Exit status: 0 when there is nothing beyond --fail (or no baseline: a first run has none),
-1 when a test or the session grew by more than --fail percent, 2 for bad arguments or an
-unreadable NEW report.
+Exit status: 0 when there is nothing beyond --fail (or no OLD file: a first run has none),
+1 when a test or the session grew by more than --fail percent, 2 for bad arguments, an
+unreadable NEW report, or an OLD file that is not a usable report.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pytest_carbon.config.settings import option_spec
 from pytest_carbon.report.comparison import format_percent, format_value
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.quantities import parse_quantity
+from pytest_carbon.values.text import printable
 from pytest_carbon.verdicts.compare import DEFAULT_MIN, Change, compare, load_baseline, unit_of
 
 USAGE_ERROR = 2
@@ -42,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _row(name: str, before: str, after: str, change: str, percent: str, status: str) -> str:
-    return f"{before:>12} {after:>12} {change:>12} {percent:>9}  {status:<9} {name}"
+    return f"{before:>12} {after:>12} {change:>12} {percent:>9}  {status:<9} {printable(name)}"
 
 
 def _signed(value: float, unit: str) -> str:
@@ -83,9 +84,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         print(f"error: {new.warning}", file=err)
         return USAGE_ERROR
     old = load_baseline(args.old)
-    if old.report is None:
+    if old.report is None and old.missing:
         print(f"warning: {old.warning}; nothing to compare", file=err)
         return 0
+    if old.report is None:
+        print(f"error: {old.warning}", file=err)
+        return USAGE_ERROR
     comparison = compare(old.report, new.report, baseline=old.path, fail_pct=fail, minimum=floor)
     unit = unit_of(comparison.metric)
     session = comparison.session
@@ -112,14 +116,14 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     for title, names in (("new", comparison.new), ("removed", comparison.removed)):
         if names:
             print(f"\n{len(names)} {title} test{'s' if len(names) != 1 else ''}:", file=out)
-            print("\n".join(f"  {name}" for name in names), file=out)
+            print("\n".join(f"  {printable(name)}" for name in names), file=out)
     for note in comparison.notes:
         print(f"note: {note}", file=out)
     if fail is None:
         return 0
     if comparison.failed:
         regressed = [c.name for c in comparison.regressed] + (["the session"] if session.status == "regressed" else [])
-        print(f"\nFAILED: grew by more than {fail:g}%: {', '.join(regressed)}", file=out)
+        print(f"\nFAILED: grew by more than {fail:g}%: {printable(', '.join(regressed))}", file=out)
         return 1
     print(f"\nOK: nothing grew by more than {fail:g}%", file=out)
     return 0

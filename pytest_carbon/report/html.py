@@ -23,6 +23,9 @@ CHART_TESTS = 15
 CHART_WIDTH = 960
 LABEL_WIDTH = 380
 ROW_HEIGHT = 22
+# Rows per table: a browser lays out a table of this size in about a second; 100,000 rows
+# took minutes. The tables list the costliest first, so the cut keeps what matters.
+MAX_ROWS = 5000
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;background:#fff}
@@ -43,19 +46,26 @@ svg text{font:12px system-ui,sans-serif;fill:#1f2328}svg .v{fill:#59636e}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dt{color:#59636e}dd{margin:0}
 """
 
+# Sorting reads each row's key once, sorts the keys, and moves the rows with the table body
+# detached: one layout for the whole table, however many rows. The page arrives sorted by
+# energy, so nothing runs before it is usable.
 SCRIPT = """
 (function(){
   function key(c){var v=c.getAttribute('data-v');
     if(v!==null){var n=parseFloat(v);if(!isNaN(n)){return {n:n};}}
     return {s:(v!==null?v:c.textContent).trim().toLowerCase()};}
   function sort(table,col,dir){
-    var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);
-    rows.sort(function(a,b){var x=key(a.cells[col]),y=key(b.cells[col]);
-      if(x.n!==undefined&&y.n!==undefined){return dir*(x.n-y.n);}
-      var p=x.s!==undefined?x.s:String(x.n),q=y.s!==undefined?y.s:String(y.n);return dir*(p<q?-1:p>q?1:0);});
-    rows.forEach(function(r){body.appendChild(r);});
+    var body=table.tBodies[0],rows=body.rows,keyed=new Array(rows.length);
+    for(var i=0;i<rows.length;i++){keyed[i]={k:key(rows[i].cells[col]),r:rows[i],i:i};}
+    keyed.sort(function(a,b){var x=a.k,y=b.k,c;
+      if(x.n!==undefined&&y.n!==undefined){c=x.n-y.n;}
+      else{var p=x.s!==undefined?x.s:String(x.n),q=y.s!==undefined?y.s:String(y.n);c=p<q?-1:p>q?1:0;}
+      return dir*c||a.i-b.i;});
+    var next=table.removeChild(body).cloneNode(false);
+    for(var j=0;j<keyed.length;j++){next.appendChild(keyed[j].r);}
+    table.appendChild(next);
     var ths=table.tHead.rows[0].cells;
-    for(var i=0;i<ths.length;i++){ths[i].removeAttribute('aria-sort');}
+    for(var h=0;h<ths.length;h++){ths[h].removeAttribute('aria-sort');}
     ths[col].setAttribute('aria-sort',dir>0?'ascending':'descending');
   }
   var tables=document.querySelectorAll('table.sortable');
@@ -63,7 +73,6 @@ SCRIPT = """
     var ths=table.tHead.rows[0].cells;
     for(var i=0;i<ths.length;i++){(function(i){ths[i].addEventListener('click',function(){
       sort(table,i,ths[i].getAttribute('aria-sort')==='descending'?1:-1);});})(i);}
-    var first=table.getAttribute('data-sort');if(first!==null){sort(table,parseInt(first,10),-1);}
     table.setAttribute('data-ready','1');
   })(tables[t]);}
 })();
@@ -158,13 +167,17 @@ def _verdict(budget: BudgetRecord | None) -> str:
 
 
 def tests_table(report: Report) -> str:
+    """Every test, costliest first; past MAX_ROWS the costliest MAX_ROWS, with a note."""
     head = (
         "<tr><th>test</th><th>outcome</th>"
         + "".join(f'<th class="n">{p}</th>' for p in PHASES)
-        + '<th class="n">energy</th><th class="n">CO2e</th><th class="n">time</th><th>budget</th></tr>'
+        + '<th class="n" aria-sort="descending">energy</th><th class="n">CO2e</th><th class="n">time</th>'
+        "<th>budget</th></tr>"
     )
+    tests = report["tests"]
+    ranked = sorted(tests, key=lambda t: t["energy_j"], reverse=True)[:MAX_ROWS]
     rows = []
-    for test in report["tests"]:
+    for test in ranked:
         phases = test["phases"]
         rows.append(
             '<tr class="test">'
@@ -176,9 +189,16 @@ def tests_table(report: Report) -> str:
             + _verdict(test.get("budget"))
             + "</tr>"
         )
-    # data-sort: the script sorts by energy (column 5) on load; click a heading to re-sort.
+    table = f'<table id="tests" class="sortable"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    return _left_out(len(tests) - len(ranked), len(tests), "tests", "the costliest") + table
+
+
+def _left_out(left: int, total: int, what: str, kept: str = "the first") -> str:
+    if left <= 0:
+        return ""
     return (
-        f'<table id="tests" class="sortable" data-sort="5"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<p class="banner warn" id="{e(what)}-cut">{kept.capitalize()} {total - left:,} of {total:,} {e(what)} '
+        f"are listed, so that the page stays quick to open; the JSON report (--carbon-json) has them all.</p>"
     )
 
 
@@ -229,8 +249,8 @@ def budgets_section(report: Report) -> str:
         )
         items = "".join(
             f"<li><code>{e(t['nodeid'])}</code>: {e(verdict_comparison(budget))} (from {e(budget['source'])})</li>"
-            for t, budget in over
-        )
+            for t, budget in over[:MAX_ROWS]
+        ) + (f"<li>... and {len(over) - MAX_ROWS:,} more (see the JSON report)</li>" if len(over) > MAX_ROWS else "")
         parts.append(
             f'<div class="banner {css}">{e(text)}{" (warning only)" if warn and over else ""}{f"<ul>{items}</ul>" if items else ""}</div>'
         )
@@ -259,8 +279,10 @@ def comparison_section(report: Report) -> str:
             )
         else:
             parts.append(f'<p class="banner good">No regression beyond {comparison["fail_pct"]:g}%</p>')
-    changed = [t for t in comparison["tests"] if t["status"] != "same"]
+    all_changed = [t for t in comparison["tests"] if t["status"] != "same"]
+    changed = all_changed[:MAX_ROWS]  # largest growth first
     if changed:
+        parts.append(_left_out(len(all_changed) - len(changed), len(all_changed), "changed tests", "the most grown"))
         rows = "".join(
             f"<tr><td><code>{e(t['name'])}</code></td>"
             + _n(t["before"], format_value(t["before"], unit))
@@ -275,7 +297,9 @@ def comparison_section(report: Report) -> str:
         )
     for title, names in (("New tests", comparison["new"]), ("Removed tests", comparison["removed"])):
         if names:
-            items = "".join(f"<li><code>{e(n)}</code></li>" for n in names)
+            items = "".join(f"<li><code>{e(n)}</code></li>" for n in names[:MAX_ROWS])
+            if len(names) > MAX_ROWS:
+                items += f"<li>... and {len(names) - MAX_ROWS:,} more (see the JSON report)</li>"
             parts.append(f"<details><summary>{title} ({len(names)})</summary><ul>{items}</ul></details>")
     parts.extend(f'<p class="muted">note: {e(n)}</p>' for n in comparison["notes"])
     return "".join(parts)
@@ -407,7 +431,7 @@ def render_html(report: Report) -> str:
         f'<h2 id="budgets">Budgets</h2>{budgets_section(report)}'
         f"{comparison_section(report)}"
         f'<h2 id="charts">Where the energy went</h2><div class="charts">{tests_chart(report)}{meters_chart(report)}</div>'
-        f'<h2 id="all-tests">All {len(report["tests"])} tests</h2><p class="muted">Click a heading to sort.</p>{tests_table(report)}'
+        f'<h2 id="all-tests">All {len(report["tests"])} tests</h2><p class="muted">Costliest first; click a heading to sort.</p>{tests_table(report)}'
         f'<h2 id="shared-fixtures">Shared fixtures</h2>{fixtures_table(report)}'
         f"{hosted_section(report)}"
         f"{settings_section(report)}"

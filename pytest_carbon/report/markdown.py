@@ -6,6 +6,7 @@ and says how many rows it left out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,26 +17,52 @@ from pytest_carbon.report.terminal import how_measured
 from pytest_carbon.report.wording import verdict_pair
 from pytest_carbon.schema import Report, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_energy, format_mass
+from pytest_carbon.values.text import printable
 
 # GitHub Actions: "supports content up to a size of 1024k" per step summary.
 STEP_SUMMARY_LIMIT = 1024 * 1024
 # Room kept for the closing lines and for what other tools append in the same step.
 RESERVE = 8 * 1024
 MAX_LISTED = 50
+CUT_NOTE = "This summary was cut to stay within GitHub's 1 MiB step summary limit"
+TOO_FULL = "pytest-carbon: no summary: this step's summary is already close to GitHub's 1 MiB limit.\n"
 
 
-def cell(text: object) -> str:
-    """Text safe inside a table cell: no line breaks, pipes escaped, HTML neutralised."""
-    value = str(text).replace("\r", " ").replace("\n", " ")
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value.replace("|", "\\|")
+# Every ASCII punctuation character may carry Markdown meaning (emphasis, links, images,
+# autolinks, HTML, tables, GitHub's math); CommonMark lets a backslash make any of them literal.
+_PUNCTUATION = r"([!-/:-@\[-`{-~])"
+# A test id longer than this is shortened in the middle: the summary has to fit GitHub's limit.
+MAX_ID_CHARS = 300
+MAX_WARNINGS = 20
+MAX_WARNING_CHARS = 500
 
 
-def code(text: str) -> str:
-    """A code span in a table cell: literal text, so only line breaks and pipes need care."""
-    if "`" in text:
-        return cell(text)
-    return "`" + text.replace("\r", " ").replace("\n", " ").replace("|", "\\|") + "`"
+def _one_line(text: object) -> str:
+    return printable(str(text).replace("\r\n", " ").replace("\r", " ").replace("\n", " "))
+
+
+def cell(text: object, limit: int | None = None) -> str:
+    """Text shown literally: one line, every Markdown metacharacter escaped (so a test id or
+    a warning can neither render a link or an image nor break a table)."""
+    value = _one_line(text)
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1] + "\u2026"
+    return re.sub(_PUNCTUATION, r"\\\1", value)
+
+
+def code(text: str, in_table: bool = True) -> str:
+    """A code span (literal text, no Markdown inside), fenced by more backticks than the
+    text holds in a row; long ids are shortened in the middle."""
+    value = _one_line(text)
+    if len(value) > MAX_ID_CHARS:
+        half = MAX_ID_CHARS // 2
+        value = value[:half] + "\u2026" + value[-(MAX_ID_CHARS - half - 1) :]
+    if in_table:
+        value = value.replace("|", "\\|")  # GitHub splits table cells before it reads code spans
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith(("`", " ")) or value.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def table(header: list[str], rows: list[list[str]], align: str = "") -> list[str]:
@@ -171,7 +198,7 @@ def comparison_section(report: Report) -> list[str]:
     session = comparison["session"]
     lines = ["### Compared with the baseline", ""]
     lines.append(
-        f"Baseline `{cell(comparison['baseline'])}`: session {describe_change(session, unit)}; "
+        f"Baseline {code(comparison['baseline'], in_table=False)}: session {describe_change(session, unit)}; "
         f"{len(comparison['new'])} new and {len(comparison['removed'])} removed tests; "
         f"changes under {cell(comparison['min_change_text'])} ignored."
     )
@@ -204,7 +231,7 @@ def comparison_section(report: Report) -> list[str]:
         lines.append("")
     for title, names in (("New tests", comparison["new"]), ("Removed tests", comparison["removed"])):
         if names:
-            shown = "<br>".join(code(n) for n in names[:MAX_LISTED])
+            shown = "<br>".join(code(n, in_table=False) for n in names[:MAX_LISTED])
             more = f"<br>... and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
             lines += [f"<details><summary>{title} ({len(names)})</summary>", "", shown + more, "", "</details>", ""]
     for note in comparison["notes"]:
@@ -290,27 +317,64 @@ def footer(report: Report) -> list[str]:
         f"<sub>How measured: {cell(how_measured(session))}. pytest-carbon {cell(session['platform']['pytest_carbon'])}.</sub>",
         "",
     ]
-    for warning in session.get("warnings", []):
-        lines.append(f"> [!WARNING]\n> {cell(warning)}\n")
+    warnings = session.get("warnings", [])
+    for warning in warnings[:MAX_WARNINGS]:
+        lines.append(f"> [!WARNING]\n> {cell(warning, MAX_WARNING_CHARS)}\n")
+    if len(warnings) > MAX_WARNINGS:
+        lines.append(f"> [!WARNING]\n> ... and {len(warnings) - MAX_WARNINGS} more warnings (see the JSON report)\n")
     return lines
 
 
+def _fit(lines: list[str], room: int) -> tuple[list[str], int]:
+    """The leading lines of a section that fit in `room` bytes, with any <details> left
+    open closed again; and how many bytes they take."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        size = len(line.encode("utf-8")) + 1
+        if used + size > room:
+            break
+        kept.append(line)
+        used += size
+    if len(kept) < len(lines):
+        opened = sum(line.count("<details>") for line in kept) - sum(line.count("</details>") for line in kept)
+        kept.extend(["", "</details>"] * max(opened, 0))
+    return kept, used
+
+
 def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY_LIMIT - RESERVE) -> str:
-    """The summary, at most `max_bytes` UTF-8 bytes as long as the fixed sections fit."""
+    """The summary, at most `max_bytes` UTF-8 bytes: every section counts, the tables are
+    cut to fit (saying so), the closing lines are always kept."""
     top = max(top, 1)
-    head = (
-        headline(report)
-        + shards_section(report)
-        + budget_section(report)
-        + comparison_section(report)
-        + top_tests(report, top)
-        + fixtures_section(report, top)
-        + hosted_section(report, top)
-    )
     tail = footer(report)
-    text = "\n".join(head) + "\n"
     end = "\n".join(tail) + "\n"
+    room = max_bytes - len(end.encode("utf-8")) - 400  # 400: the notes saying what was cut
+    if room <= 0:
+        return TOO_FULL
+    sections = [
+        headline(report),
+        shards_section(report),
+        budget_section(report),
+        comparison_section(report),
+        top_tests(report, top),
+        fixtures_section(report, top),
+        hosted_section(report, top),
+    ]
+    head: list[str] = []
+    cut = False
+    for section in sections:
+        kept, used = _fit(section, room)
+        head += kept
+        room -= used
+        if len(kept) < len(section):
+            cut = True
+            break
+    text = "\n".join(head) + "\n"
     rows = all_tests_rows(report)
+    note = ""
+    if cut:
+        note = f"\n{CUT_NOTE}; the JSON and HTML reports have everything.\n"
+        return text + note + end
     if not rows:
         return text + end
     header = (
@@ -321,15 +385,8 @@ def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY
         + "\n"
     )
     closing = "\n</details>\n\n"
-    room = max_bytes - len((text + end + header + closing).encode("utf-8")) - 200  # 200: the truncation note
-    kept: list[str] = []
-    for row in rows:
-        size = len(row.encode("utf-8")) + 1
-        if size > room:
-            break
-        kept.append(row)
-        room -= size
-    note = ""
+    room -= len((header + closing).encode("utf-8"))
+    kept, _ = _fit(rows, room)
     if len(kept) < len(rows):
         note = (
             f"\n{len(rows) - len(kept)} of {len(rows)} tests left out to stay within GitHub's "

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_carbon.values.quantities import format_energy, format_mass
+from pytest_carbon.values.text import printable
 
 if TYPE_CHECKING:
     from pytest_carbon.schema import Report, SessionRecord, ShardRecord, TestRecordDict, WorkerRecord
@@ -115,8 +116,8 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
         lines.append(Line("how measured: " + how_measured(session)))
         for note in session.get("notes", []):
             lines.append(Line(f"note: {note}"))
-    for warning in session.get("warnings", []):
-        lines.append(Line(f"warning: {warning}", "yellow"))
+    for warning in session.get("warnings", []):  # some quote files or servers: shown escaped
+        lines.append(Line(f"warning: {printable(warning)}", "yellow"))
     return lines
 
 

@@ -119,8 +119,14 @@ def llm_config(settings: Settings) -> RemoteConfig | None:
 def build_parts(config: pytest.Config, settings: Settings, role: Role) -> SessionParts:
     scope: str = settings.value("scope") or ("machine" if role == "serial" else "process")
     cpu = read_cpuinfo()
+    intensity = settings.value("intensity")
+    if role == "worker" and intensity.live_zone is not None:
+        from pytest_carbon.session.wire import INTENSITY_KEY, intensity_from_wire
+
+        # One live lookup per session: the controller's, handed over in workerinput.
+        intensity = intensity_from_wire(getattr(config, "workerinput", {}).get(INTENSITY_KEY)) or intensity
     model = build_model(
-        settings.value("intensity"),
+        intensity,
         settings.value("pue"),
         settings["pue"].origin,
         settings.raw_table.get(HARDWARE_TABLE),

@@ -25,11 +25,13 @@ from pytest_carbon.report.sums import merge_fixtures, sum_overheads
 from pytest_carbon.schema import FixtureRecordDict, LlmRecord, LlmSessionRecord, WorkerRecord
 from pytest_carbon.session.assemble import CONTROLLER_CUDA, CONTROLLER_HOST, HOST_WORKERS, SessionParts
 from pytest_carbon.session.wire import (
+    INTENSITY_KEY,
     RECORD_ATTRIBUTE,
     WireHandover,
     WireTest,
     channels_from_wire,
     handover_from_wire,
+    intensity_to_wire,
     test_from_wire,
 )
 
@@ -58,6 +60,7 @@ class Controller:
         specs = getattr(getattr(node, "nodemanager", None), "specs", None) or [node.gateway.spec]
         mine = spec_host(node.gateway.spec)
         node.workerinput[HOST_WORKERS] = sum(1 for spec in specs if spec_host(spec) == mine)
+        node.workerinput[INTENSITY_KEY] = intensity_to_wire(self.parts.model.intensity)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         gateway = getattr(getattr(report, "node", None), "gateway", None)

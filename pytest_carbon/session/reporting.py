@@ -112,6 +112,14 @@ class Reporting:
             self.baseline = load_baseline(baseline_path)
             if self.baseline.warning:
                 parts.facts.warnings.append(self.baseline.warning)
+        else:
+            for key in ("compare_fail", "compare_min"):
+                origin = parts.settings[key].origin
+                if origin != "default":
+                    parts.facts.warnings.append(
+                        f"{origin} has no effect without a baseline to compare with (--carbon-compare, "
+                        "pyproject compare or ini carbon_compare)"
+                    )
         if json_path is not None:
             self._write_placeholder(json_path)
 
@@ -168,8 +176,15 @@ class Reporting:
             if gc_was_enabled:
                 gc.enable()
         if self.baseline is not None and self.baseline.report is not None:
-            # The comparison reads the finished record, test by test.
-            report["comparison"] = self._comparison(self.baseline, report)
+            # The comparison reads the finished record, test by test. The baseline was
+            # checked against the schema; should it still trip the comparison, the run's
+            # reports are written all the same.
+            try:
+                report["comparison"] = self._comparison(self.baseline, report)
+            except Exception as error:
+                report["session"]["warnings"].append(
+                    f"could not compare with the baseline {self.baseline.path}: {type(error).__name__}"
+                )
         regressed = "comparison" in report and report["comparison"]["failed"]
         over = verdict is not None and verdict.exceeded or regressed
         if over and self.parts.facts.action == "fail" and session.exitstatus == pytest.ExitCode.OK:

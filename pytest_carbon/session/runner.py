@@ -28,7 +28,7 @@ from pytest_carbon.session.assemble import SessionParts
 from pytest_carbon.session.markers import closest_carbon_marker
 from pytest_carbon.session.outcomes import combine
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.verdicts.budgets import Verdict, judge, resolve_test_budget
+from pytest_carbon.verdicts.budgets import Verdict, judge, resolve_test_budget, unmatched_patterns
 
 # Called with each finished test's record and its teardown report (JUnit properties,
 # GPU interpolation flags, shipping to the xdist controller).
@@ -36,6 +36,15 @@ TestListener = Callable[[TestRecord, pytest.TestReport], None]
 # The outcome pytest-rerunfailures gives a report of an attempt that will be run again
 # (typed as str: pytest's own outcomes are a closed Literal).
 RERUN: str = "rerun"
+
+
+def _narrowed(config: pytest.Config) -> bool:
+    """Whether the command line named files or tests: a run of part of the suite, where a
+    pattern for the rest matching nothing is expected."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False
+    here = config.invocation_params.dir
+    return any("::" in arg or not (here / arg).is_dir() for arg in config.args)
 
 
 class BudgetFailure(TerminalRepr):
@@ -132,6 +141,7 @@ class TestRunner:
         # Set where a plugin logs a test's reports only after its whole protocol ran
         # (pytest-rerunfailures): phases then end where pytest makes their reports.
         self.phase_ends: PhaseEnds | None = None
+        self._deselected: list[str] = []  # node ids -k and -m took out, when budget patterns need them
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -176,6 +186,22 @@ class TestRunner:
                 raise pytest.UsageError(str(error)) from None
             if budget is not None:
                 self.budgets[item.nodeid] = budget
+        if patterns and items and not _narrowed(config):
+            self._warn_unmatched(items)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        if self.parts.settings.patterns:
+            self._deselected.extend(item.nodeid for item in items)
+
+    def _warn_unmatched(self, items: list[pytest.Item]) -> None:
+        """A pattern that matches no collected test (-k and -m deselect after collecting:
+        those count) is most likely mistyped."""
+        nodeids = [item.nodeid for item in items] + self._deselected
+        for entry in unmatched_patterns(self.parts.settings.patterns, nodeids):
+            self.parts.facts.warnings.append(
+                f"{entry.origin} matches none of the {len(nodeids)} collected tests, so it sets no budget "
+                f"(patterns match node ids such as {nodeids[0]!r})"
+            )
 
     # The per-test path: one plain hook (pluggy wrappers cost more), three calls per test.
 

@@ -7,9 +7,11 @@ teardown report; a worker's session data (shared fixtures, overhead, attribution
 
 from __future__ import annotations
 
+import dataclasses
 from array import array
 from typing import Any, TypedDict, cast
 
+from pytest_carbon.carbon.model import Intensity
 from pytest_carbon.ledger import Attempt, TestNotes, TestRecord
 from pytest_carbon.meters.base import Channel, Component
 from pytest_carbon.schema import BudgetRecord, FixtureRecordDict, LlmRecord, PartRecord, budget_dimension
@@ -18,6 +20,7 @@ from pytest_carbon.verdicts.budgets import Budget, Verdict
 
 RECORD_ATTRIBUTE = "carbon_record"  # on the teardown report
 OUTPUT_KEY = "carbon"  # in workeroutput
+INTENSITY_KEY = "carbon_controller_intensity"  # in each worker's workerinput
 
 
 class WireChannel(TypedDict):
@@ -171,3 +174,18 @@ def handover_to_wire(
 def handover_from_wire(workeroutput: dict[str, Any]) -> WireHandover | None:
     data = workeroutput.get(OUTPUT_KEY)
     return cast(WireHandover, data) if isinstance(data, dict) else None
+
+
+def intensity_to_wire(intensity: Intensity) -> dict[str, Any]:
+    """The controller's intensity for its workers: a live value is looked up once per
+    session, by the controller (its warning, if any, is the controller's to report)."""
+    return dataclasses.asdict(dataclasses.replace(intensity, warning=None))
+
+
+def intensity_from_wire(data: object) -> Intensity | None:
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Intensity(**data)
+    except TypeError:
+        return None

@@ -42,3 +42,12 @@ def is_number_text(raw: object) -> bool:
     except (TypeError, ValueError, OverflowError):
         return False
     return True
+
+
+def scaled(value: float, factor: float) -> float | None:
+    """value x factor (a unit conversion), or None when the product overflows to infinity
+    or a non-zero value underflows to zero."""
+    product = value * factor
+    if not math.isfinite(product) or (product == 0 and value != 0):
+        return None
+    return product

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_carbon.values.errors import CarbonConfigError
+from pytest_carbon.values.numbers import scaled
 
 Dimension = Literal["mass", "energy"]
 
@@ -79,14 +80,27 @@ def parse_quantity(raw: object, origin: str) -> Quantity:
         raise CarbonConfigError(raw, origin, "is not a finite number", ACCEPTED)
     if number < 0:
         raise CarbonConfigError(raw, origin, "is negative", ACCEPTED)
+    if number == 0 and re.search(r"[1-9]", match.group("number").lower().partition("e")[0]):
+        raise CarbonConfigError(
+            raw, origin, "is too small to tell from zero (write 0 if you mean no budget at all)", ACCEPTED
+        )
     unit, had_suffix = _strip_co2e(unit_text)
     if unit in MASS_UNITS:
-        return Quantity(number * MASS_UNITS[unit], "mass", raw.strip())
+        return Quantity(_scale(number, MASS_UNITS[unit], "g", raw, origin), "mass", raw.strip())
     if unit in ENERGY_UNITS:
         if had_suffix:
             raise CarbonConfigError(raw, origin, "puts a CO2e suffix on an energy unit", ACCEPTED)
-        return Quantity(number * ENERGY_UNITS[unit], "energy", raw.strip())
+        return Quantity(_scale(number, ENERGY_UNITS[unit], "J", raw, origin), "energy", raw.strip())
     raise CarbonConfigError(raw, origin, f"has an unknown unit {unit_text!r}{_unit_hint(unit)}", ACCEPTED)
+
+
+def _scale(number: float, factor: float, base: str, raw: object, origin: str) -> float:
+    """`number` in the base unit; refused when that is no longer a finite, non-zero number."""
+    amount = scaled(number, factor)
+    if amount is None:
+        problem = "is too large" if number * factor != 0 else "is too small to tell from zero"
+        raise CarbonConfigError(raw, origin, f"{problem} once converted to {base}", ACCEPTED)
+    return amount
 
 
 def _strip_co2e(unit_text: str) -> tuple[str, bool]:
@@ -120,6 +134,8 @@ def _significant(value: float, figures: int = 3) -> str:
     magnitude = abs(value)
     if magnitude == 0:
         return "0"
+    if magnitude >= 1e6:  # beyond the largest unit: never hundreds of digits
+        return f"{value:.3g}"
     digits = figures - 1 - math.floor(math.log10(magnitude))
     return f"{value:.{max(digits, 0)}f}"
 

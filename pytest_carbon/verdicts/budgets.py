@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, NamedTuple
 
 from pytest_carbon.values.errors import CarbonConfigError
-from pytest_carbon.values.numbers import non_negative
+from pytest_carbon.values.numbers import non_negative, scaled
 from pytest_carbon.values.quantities import Dimension, Quantity, parse_quantity
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def marker_budget(args: tuple[object, ...], kwargs: dict[str, object], nodeid: s
     """Validate the arguments of a `carbon` marker and turn them into a budget."""
     origin = f"@pytest.mark.carbon on {nodeid}"
     given = len(args) + len(kwargs)
-    shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    shown = ", ".join([_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()])
     if given != 1:
         raise CarbonConfigError(f"carbon({shown})", origin, "needs exactly one limit", MARKER_ACCEPTED)
     if args:
@@ -80,12 +81,29 @@ def marker_budget(args: tuple[object, ...], kwargs: dict[str, object], nodeid: s
         raise CarbonConfigError(f"carbon({shown})", origin, f"has an unknown keyword {key!r}", MARKER_ACCEPTED)
     value = non_negative(raw)
     if value is None:
-        raise CarbonConfigError(
-            f"carbon({shown})", origin, f"gives {key} a value that is not a number >= 0", MARKER_ACCEPTED
-        )
+        problem = "not a number >= 0"
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+            problem = "a number too large for a float"
+        elif isinstance(raw, float) and not math.isfinite(raw):
+            problem = "not a finite number"
+        raise CarbonConfigError(f"carbon({shown})", origin, f"gives {key} a value that is {problem}", MARKER_ACCEPTED)
     unit, factor = MARKER_UNITS[key]
     dimension: Dimension = "energy" if unit in ("J", "Wh") else "mass"
-    return Budget(Quantity(value * factor, dimension, f"{raw} {unit}"), "@pytest.mark.carbon")
+    amount = scaled(value, factor)
+    if amount is None:
+        base = "J" if dimension == "energy" else "g"
+        raise CarbonConfigError(
+            f"carbon({shown})", origin, f"gives {key} a value too large once converted to {base}", MARKER_ACCEPTED
+        )
+    return Budget(Quantity(amount, dimension, f"{raw} {unit}"), "@pytest.mark.carbon")
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python converts to text
+        return "<a number too long to show>"
+    return text if len(text) <= 40 else text[:39] + "\u2026"
 
 
 def pattern_budget(nodeid: str, patterns: list[PatternBudget]) -> Budget | None:
@@ -93,6 +111,19 @@ def pattern_budget(nodeid: str, patterns: list[PatternBudget]) -> Budget | None:
         if fnmatchcase(nodeid, entry.pattern):
             return Budget(entry.limit, f"[tool.pytest_carbon.budgets] {entry.pattern!r}")
     return None
+
+
+def unmatched_patterns(patterns: list[PatternBudget], nodeids: list[str]) -> list[PatternBudget]:
+    """The patterns that match none of `nodeids` (each stops at its first match)."""
+    import re
+    from fnmatch import translate
+
+    unmatched = []
+    for entry in patterns:
+        match = re.compile(translate(entry.pattern)).match
+        if not any(map(match, nodeids)):
+            unmatched.append(entry)
+    return unmatched
 
 
 def resolve_test_budget(

@@ -7,13 +7,16 @@ Works on two report records (the dicts of `report.record`), so the plugin and th
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_carbon.schema import SCHEMA, SCHEMA_VERSION, ChangeRecord, ComparisonRecord
+from pytest_carbon.values.numbers import non_negative
 from pytest_carbon.values.quantities import Quantity
+from pytest_carbon.values.text import printable
 
 Status = Literal["regressed", "grew", "shrank", "same"]
 
@@ -21,6 +24,20 @@ Status = Literal["regressed", "grew", "shrank", "same"]
 # scheduling noise, so a floor in absolute terms keeps them from flapping.
 DEFAULT_MIN = Quantity(1.0, "energy", "1 J")
 NOT_COMPARED = ("skipped", "xfailed")
+METRICS = ("energy_j", "co2e_g")  # what the comparison reads, from the session and each test
+# What the comparability notes read from a baseline's session, and their documented types.
+NOTE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "cpu_model": (str, type(None)),
+    "intensity_g_per_kwh": (int, float),
+    "pue": (int, float),
+    "embodied_included": bool,
+}
+NOTE_FIELD_TEXT = {
+    "cpu_model": "a string or null",
+    "intensity_g_per_kwh": "a number",
+    "pue": "a number",
+    "embodied_included": "true or false",
+}
 
 
 @dataclass(frozen=True)
@@ -28,38 +45,95 @@ class Baseline:
     path: str
     report: dict[str, Any] | None
     warning: str | None = None
+    missing: bool = False  # no file at all (a first run), as opposed to a file that cannot be used
 
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read a baseline report; any problem becomes a warning naming the path, never an error."""
-    shown = os.fspath(path)
+    shown = printable(os.fspath(path), 300)
     try:
         with open(path, encoding="utf-8") as handle:
             report = json.load(handle)
     except FileNotFoundError:
-        return Baseline(shown, None, f"no baseline to compare with: {shown} does not exist (normal on a first run)")
+        return Baseline(
+            shown, None, f"no baseline to compare with: {shown} does not exist (normal on a first run)", missing=True
+        )
+    except RecursionError:
+        return Baseline(shown, None, f"cannot read the baseline {shown}: its JSON is nested too deeply")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        return Baseline(shown, None, f"cannot read the baseline {shown}: {error}")
-    problem = _schema_problem(report)
+        return Baseline(shown, None, f"cannot read the baseline {shown}: {printable(str(error), 200)}")
+    problem = baseline_problem(report)
     if problem:
         return Baseline(shown, None, f"cannot use the baseline {shown}: {problem}")
     if not report.get("complete", False):
-        reason = report.get("interrupted") or "incomplete"
+        reason = printable(str(report.get("interrupted") or "incomplete"), 200)
         return Baseline(shown, None, f"cannot use the baseline {shown}: that run did not finish ({reason})")
     return Baseline(shown, report)
 
 
-def _schema_problem(report: object) -> str | None:
+def _shown(value: object) -> str:
+    return printable(repr(value), 60) if not isinstance(value, (dict, list)) else type(value).__name__
+
+
+def baseline_problem(report: object) -> str | None:
+    """The first thing in `report` the comparison cannot use, in words; None when it is
+    a pytest-carbon report with every figure the comparison reads (docs/json-report.md)."""
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         return f'it is not a pytest-carbon report (no "schema": "{SCHEMA}")'
     version = report.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        return f"schema_version {version!r} is newer than this pytest-carbon reads ({SCHEMA_VERSION})"
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return f"its schema_version {_shown(version)} is not a whole number >= 1"
+    if version > SCHEMA_VERSION:
+        return f"its schema_version {version} is newer than this pytest-carbon reads ({SCHEMA_VERSION})"
+    if not isinstance(report.get("complete", False), bool):
+        return f"its complete {_shown(report['complete'])} is not true or false"
     session, tests = report.get("session"), report.get("tests")
-    if not isinstance(session, dict) or not isinstance(tests, list):
-        return "it has no session or tests"
-    if not isinstance(session.get("energy_j"), (int, float)) or not isinstance(session.get("co2e_g"), (int, float)):
-        return "its session has no energy_j or co2e_g figure"
+    if not isinstance(session, dict):
+        return f"its session {_shown(session)} is not an object"
+    if not isinstance(tests, list):
+        return f"its tests {_shown(tests)} is not a list"
+    for key in METRICS:
+        if non_negative(session.get(key)) is None:
+            return f"its session.{key} {_shown(session.get(key))} is not a number >= 0"
+    problem = _session_fields_problem(session)
+    if problem:
+        return problem
+    for index, test in enumerate(tests):
+        problem = _test_problem(test)
+        if problem:
+            return f"tests[{index}] {problem}"
+    return None
+
+
+def _session_fields_problem(session: dict[str, Any]) -> str | None:
+    """What the comparability notes read: each optional, but of its documented type."""
+    meters = session.get("meters", [])
+    if not isinstance(meters, list):
+        return f"its session.meters {_shown(meters)} is not a list"
+    for index, meter in enumerate(meters):
+        if not isinstance(meter, dict) or not isinstance(meter.get("name"), str):
+            return f"its session.meters[{index}] {_shown(meter)} is not a meter with a name"
+    for key, kinds in NOTE_FIELDS.items():
+        if key in session and not (isinstance(session[key], kinds) and not _bad_number(session[key])):
+            return f"its session.{key} {_shown(session[key])} is not {NOTE_FIELD_TEXT[key]}"
+    return None
+
+
+def _bad_number(value: object) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _test_problem(test: object) -> str | None:
+    if not isinstance(test, dict):
+        return f"{_shown(test)} is not a test record"
+    nodeid = test.get("nodeid")
+    if not isinstance(nodeid, str):
+        return f"has no nodeid (a string): {_shown(nodeid)}"
+    for key in METRICS:
+        if non_negative(test.get(key)) is None:
+            return f"({printable(nodeid, 120)}) has {key} {_shown(test.get(key))}, not a number >= 0"
+    if not isinstance(test.get("outcome", ""), str):
+        return f"({printable(nodeid, 120)}) has outcome {_shown(test.get('outcome'))}, not a string"
     return None
 
 
@@ -192,15 +266,16 @@ def comparability_notes(old: Mapping[str, Any], new: Mapping[str, Any], metric: 
     """Differences between the two runs that make their figures less comparable."""
     notes = []
     old_session, new_session = old["session"], new["session"]
-    old_meters = sorted(m.get("name", "?") for m in old_session.get("meters", []))
-    new_meters = sorted(m.get("name", "?") for m in new_session.get("meters", []))
+    old_meters = sorted(printable(m.get("name", "?"), 40) for m in old_session.get("meters", []))
+    new_meters = sorted(printable(m.get("name", "?"), 40) for m in new_session.get("meters", []))
     if old_meters != new_meters:
         notes.append(
             f"the runs used different meters ({', '.join(old_meters) or 'none'} before, {', '.join(new_meters) or 'none'} now)"
         )
     if old_session.get("cpu_model") != new_session.get("cpu_model"):
         notes.append(
-            f"the runs ran on different CPUs ({old_session.get('cpu_model')} before, {new_session.get('cpu_model')} now)"
+            f"the runs ran on different CPUs ({_text(old_session.get('cpu_model'))} before, "
+            f"{_text(new_session.get('cpu_model'))} now)"
         )
     if metric == "co2e_g":
         for key, label in (
@@ -213,3 +288,7 @@ def comparability_notes(old: Mapping[str, Any], new: Mapping[str, Any], metric: 
     if not new.get("complete", True):
         notes.append("this run did not finish, so tests it did not reach are listed as removed")
     return notes
+
+
+def _text(value: object) -> str:
+    return printable(str(value), 100)
