@@ -369,7 +369,7 @@ def test_markdown_and_html_of_a_combined_report(suite: pytest.Pytester) -> None:
     assert rows[1].endswith(" s | 2 | 7.00 J | 3.50 mgCO2e |")
     # Cells escape Markdown punctuation: the line renders as "grid intensity: 3600 gCO2e/kWh".
     assert "- the shards' settings differ: grid intensity\\: 3600 gCO2e\\/kWh" in markdown
-    assert "| `test_two.py::test_d` | 3.00 J | 1.00 J | @pytest.mark.carbon |" in markdown
+    assert "| `test_two.py::test_d` | 3.00 J | 1.00 J | \\@pytest\\.mark\\.carbon |" in markdown
     assert ":white_check_mark: session within budget" in markdown
     html = (suite.path / "out/report.html").read_text()
     assert '<h2 id="shards">2 shards</h2>' in html
