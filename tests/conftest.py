@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -92,5 +94,8 @@ def energy_suite(pytester, powercap, monkeypatch):
     powercap.zone("intel-rapl:0", "package-0")
     monkeypatch.setenv("PYTEST_CARBON_POWERCAP_ROOT", str(powercap.root))
     monkeypatch.setenv("COLUMNS", "300")  # keep short-summary lines whole
+    # burn() spends joules without CPU time: the run's share of them (process scope, the
+    # default) would follow the machine's load. Machine scope charges them exactly.
+    monkeypatch.setenv("PYTEST_ADDOPTS", os.environ.get("PYTEST_ADDOPTS", "") + " --carbon-scope=machine")
     pytester.makepyfile(energy=ENERGY_HELPER)
     return pytester

@@ -1,64 +1,50 @@
-"""Per-process attribution: the share of the machine's energy that belongs to this process.
+"""What a run is charged: its own share of what the meters see, and guards on every figure.
 
-Every meter sees the whole machine. With several pytest-xdist workers on one machine each
-worker would otherwise claim every joule. For each interval between two boundaries:
+Every meter sees the whole machine. For each interval between two readings, with E the
+machine's energy on a channel over dt seconds, S = min(E, static power x dt) its static
+part (idle power, memory held) and D = E - S its dynamic part:
 
-    u = min(1, busy CPU-seconds of the machine / (vCPUs x seconds))      machine active ratio
-    s = min(1, CPU-seconds of this process tree / busy CPU-seconds of the machine)
-    n = workers active at the time
-    attributed = E x (u x s + (1 - u) / n)       for CPU, memory and platform channels
-    attributed = E x g                          for GPU channels: g = 1 when the GPU is
-                                                this worker's alone; when workers share it,
-                                                this process tree's share of the GPU's
-                                                utilisation where the driver reports it per
-                                                process (NVML), else 1 / n
+    c = CPU-seconds of the run's process tree (live descendants and named processes too)
+    B = busy CPU-seconds of the whole machine
+    process scope:  charged = S x min(1, c / (vCPUs x dt))  +  D x min(1, c / B)
+    machine scope:  charged = E
+    GPU channels:   charged = E x g (g = 1 for a GPU of the run's own; where workers
+                    share it, the run's share of NVML per-process utilisation, else 1/n)
 
-so the dynamic energy follows CPU time (as Kepler does) and idle energy is shared by the
-workers that keep the machine on. See docs/methodology.md.
+So static power is paid per CPU-second the run used (a vCPU's share of the machine's
+idle power for each second it kept one busy), and dynamic power follows CPU time as in
+Kepler. Neither depends on how long the run waited for a CPU: a busy neighbour that
+stretches the wall time changes neither c nor the run's share of D. See
+docs/methodology.md.
+
+Guards, in both scopes: a channel that runs backwards or a clock that does is not
+charged (and is reported); no interval is charged more than the channel's maximum power
+(an estimate's model) times its duration: what tick-granular CPU counters put into a
+short interval beyond that is carried to the next intervals that have room, up to a
+cap, and what is left is reported, not charged.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import time
 from collections.abc import Callable, Sequence
 
 from pytest_carbon.meters.base import Meter
-from pytest_carbon.meters.cputime import MachineCpuTime
+from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
+from pytest_carbon.meters.proctree import TreeCpuTime
 
-_perf_counter = time.perf_counter
-_process_time = time.process_time
+# Intervals at least this long (summed) give an estimate of a measured channel's idle power.
+IDLE_WINDOW_S = 0.5
+# At most this many seconds of a channel's maximum power wait to be charged later.
+CARRY_S = 0.05
 
-
-class ProcessTreeCpuTime:
-    """CPU-seconds of this process (precise, every call) and of its children that have
-    exited (from times(2), tick-granular, refreshed at most every `refresh_s`)."""
-
-    refresh_s = 0.01
-
-    def __init__(self) -> None:
-        self._own_start = _process_time()
-        self._children_start = self._children_now()
-        self._children = 0.0
-        self._refreshed_at = _perf_counter()
-
-    @staticmethod
-    def _children_now() -> float:
-        times = os.times()
-        return times.children_user + times.children_system
-
-    def seconds(self, now: float) -> float:
-        if now - self._refreshed_at >= self.refresh_s:
-            self._children = self._children_now() - self._children_start
-            self._refreshed_at = now
-        return _process_time() - self._own_start + self._children
-
-    def close(self) -> None:
-        pass
+Recover = Callable[[BaseException, list[float]], tuple[Callable[[], list[float]], list[float]]]
 
 
 class ActiveWorkers:
-    """How many workers are running now.
+    """How many workers are running now (to split a shared GPU evenly where the driver
+    does not say who uses it).
 
     Local xdist workers are child processes of the controller, so the live children of
     our parent are counted (at most once a second). Where that cannot be seen (remote
@@ -89,7 +75,8 @@ class ActiveWorkers:
 
 
 class Attributor:
-    """Wraps a meter-set read: returns `[t, attributed joules per channel]`, cumulative."""
+    """Wraps a meter-set read: returns `[t, charged joules per channel]`, cumulative,
+    never decreasing."""
 
     gpu_refresh_s = 1.0
 
@@ -100,13 +87,37 @@ class Attributor:
         vcpus: int,
         workers: ActiveWorkers | None,
         gpu_exclusive: bool,
+        *,
+        process: bool = True,
+        tree: TreeCpuTime | None = None,
+        recover: Recover | None = None,
     ) -> None:
         self._read = read
+        self._recover = recover
         self.vcpus = max(1, vcpus)
-        self.workers = workers  # None: no share of idle energy (the xdist controller)
+        self.process = process  # False: machine scope (guards only)
+        self.workers = workers
         self.gpu_exclusive = gpu_exclusive
+        self.tree = tree if tree is not None or not process else TreeCpuTime()
         channels = [channel for meter in meters for channel in meter.channels]
+        count = len(channels)
         self._gpu = [channel.component == "gpu" for channel in channels]
+        self._any_gpu = any(self._gpu)
+        static: list[float | None] = []
+        bound: list[float | None] = []
+        for meter in meters:
+            static.extend(_per_channel(meter.static_power_w(), len(meter.channels)))
+            bound.extend(_per_channel(meter.max_power_w(), len(meter.channels)))
+        self._static_known = [value is not None for value in static]
+        # Idle power of channels that must infer it: the lowest seen over IDLE_WINDOW_S.
+        self.static_w = [value if value is not None else math.inf for value in static]
+        self._inferred = [i for i, known in enumerate(self._static_known) if not known and not channels[i].component == "gpu"]
+        self._window_s = 0.0  # seconds and joules gathered towards one estimate
+        self._window_j = [0.0] * count
+        self.max_w = bound
+        self._carry = [0.0] * count
+        self.dropped_j = [0.0] * count  # beyond the cap: reported, never charged
+        self.backwards: list[str] = []  # what ran backwards, for the warnings
         # (first channel index, meter) for GPU meters that can say who uses the GPU
         self._gpu_meters: list[tuple[int, Meter]] = []
         offset = 0
@@ -117,48 +128,116 @@ class Attributor:
         self._gpu_shares: dict[int, float] = {}
         self._gpu_refreshed_at = -1e9
         self.gpu_split: set[str] = set()  # how shared GPUs were split: "utilisation", "even"
-        self._machine_cpu = MachineCpuTime()
-        self._process_cpu = ProcessTreeCpuTime()
+        self._machine_cpu: MachineCpuTime | None = shared_machine_cpu_time() if process else None
         first = read()
-        self.machine_start = first
-        self._last = first
-        self._last_machine = self._machine_cpu.busy_seconds(first[0])
-        self._last_process = self._process_cpu.seconds(first[0])
-        self._attributed = [0.0] * (len(first) - 1)
+        self.machine_start = list(first)
+        self._last = list(first)
+        self._t = first[0]
+        self._last_machine = self._machine_cpu.busy_seconds(first[0]) if self._machine_cpu else 0.0
+        self._last_process = self.tree.seconds(first[0]) if self.tree is not None else 0.0
+        self.machine_busy_s = 0.0  # machine CPU-seconds and this run's, over the session
+        self.run_cpu_s = 0.0
+        self.machine_j = [0.0] * count  # the machine's energy per channel, as measured
+        self.dynamic_j = [0.0] * count  # its dynamic part
+        self._charged = [0.0] * count
 
     def read(self) -> list[float]:
-        now = self._read()
+        try:
+            now = self._read()
+        except Exception as error:
+            if self._recover is None:
+                raise
+            self._read, now = self._recover(error, self._last)
         t = now[0]
-        machine = self._machine_cpu.busy_seconds(t)
-        process = self._process_cpu.seconds(t)
         last = self._last
         elapsed = t - last[0]
-        busy = machine - self._last_machine
-        own = process - self._last_process
-        active = min(1.0, busy / (self.vcpus * elapsed)) if elapsed > 0 else 0.0
-        share = min(1.0, own / busy) if busy > 0 else 0.0
-        if self.workers is None:
-            cpu_weight = active * share
-            gpu_weight = 0.0
-        else:
-            n = self.workers.count(t)
-            cpu_weight = active * share + (1.0 - active) / n
-            gpu_weight = 1.0 if self.gpu_exclusive else 1.0 / n
-            if self._gpu_meters and not self.gpu_exclusive and t - self._gpu_refreshed_at >= self.gpu_refresh_s:
-                self._refresh_gpu_shares(t)
-        gpu_shares = self._gpu_shares
-        attributed = self._attributed
+        if elapsed < 0:
+            self.backwards.append(f"the clock ran backwards by {-elapsed:.6f} s")
+            elapsed = 0.0
+        self._t += elapsed
+        count = len(self._charged)
         gpu = self._gpu
-        for i in range(len(attributed)):
+        charged = self._charged
+        if self.process:
+            assert self._machine_cpu is not None and self.tree is not None
+            machine = self._machine_cpu.busy_seconds(t)
+            process = self.tree.seconds(t)
+            busy = machine - self._last_machine
+            own = process - self._last_process
+            if busy < 0:
+                busy = 0.0
+            if own < 0:
+                self.backwards.append("the run's CPU time ran backwards")
+                own = 0.0
+            self._last_machine = machine if machine > self._last_machine else self._last_machine
+            self._last_process = process if process > self._last_process else self._last_process
+            self.machine_busy_s += busy
+            self.run_cpu_s += own
+            static_share = min(1.0, own / (self.vcpus * elapsed)) if elapsed > 0 else 0.0
+            dynamic_share = min(1.0, own / busy) if busy > 0 else (1.0 if own > 0 else 0.0)
+            gpu_weight = 1.0
+            if self._any_gpu and not self.gpu_exclusive:
+                if self._gpu_meters and self._t - self._gpu_refreshed_at >= self.gpu_refresh_s:
+                    self._refresh_gpu_shares(self._t)
+                gpu_weight = 1.0 / self.workers.count(t) if self.workers is not None else 0.0
+        for i in range(count):
             delta = now[i + 1] - last[i + 1]
-            if gpu[i]:
-                attributed[i] += delta * gpu_shares.get(i, gpu_weight)
+            if delta < 0:
+                self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
+                delta = 0.0
+            self.machine_j[i] += delta
+            if not self.process:
+                share = delta
+            elif gpu[i]:
+                share = delta * self._gpu_shares.get(i, gpu_weight)
             else:
-                attributed[i] += delta * cpu_weight
+                static = self._static_part(i, delta, elapsed)
+                self.dynamic_j[i] += delta - static
+                share = static * static_share + (delta - static) * dynamic_share
+            bound = self.max_w[i]
+            if bound is not None:
+                share = self._bounded(i, share, bound * elapsed, bound)
+            charged[i] += share
         self._last = now
-        self._last_machine = machine
-        self._last_process = process
-        return [t, *attributed]
+        if self._inferred and self.process:
+            self._infer_idle(now, last, elapsed)
+        return [self._t, *charged]
+
+    def _static_part(self, i: int, delta: float, elapsed: float) -> float:
+        power = self.static_w[i]
+        if power == math.inf:  # all static (memory held), or no idle estimate yet (none)
+            return delta if self._static_known[i] else 0.0
+        return min(delta, power * elapsed)
+
+    def _infer_idle(self, now: list[float], last: list[float], elapsed: float) -> None:
+        """A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S."""
+        self._window_s += elapsed
+        window = self._window_j
+        for i in self._inferred:
+            window[i] += max(0.0, now[i + 1] - last[i + 1])
+        if self._window_s >= IDLE_WINDOW_S:
+            for i in self._inferred:
+                power = window[i] / self._window_s
+                if power < self.static_w[i]:
+                    self.static_w[i] = power
+                window[i] = 0.0
+            self._window_s = 0.0
+
+    def _bounded(self, i: int, share: float, room: float, bound: float) -> float:
+        """No interval above the channel's maximum power: the excess waits for room."""
+        carry = self._carry[i]
+        if carry > 0.0:
+            share += carry
+            carry = 0.0
+        if share > room:
+            carry = share - room
+            share = room
+            cap = bound * CARRY_S
+            if carry > cap:
+                self.dropped_j[i] += carry - cap
+                carry = cap
+        self._carry[i] = carry
+        return share
 
     def _refresh_gpu_shares(self, t: float) -> None:
         self._gpu_refreshed_at = t
@@ -183,11 +262,65 @@ class Attributor:
 
     def machine_totals(self) -> list[float]:
         """Joules per channel the whole machine used between the first and the last read."""
-        return [after - before for before, after in zip(self.machine_start[1:], self._last[1:])]
+        return list(self.machine_j)
+
+    def joules_per_cpu_second(self) -> float:
+        """What a CPU-second of the run cost over the session, on the non-GPU channels:
+        a vCPU's share of the static power plus the dynamic energy per busy CPU-second."""
+        static = sum(w for w, g in zip(self.static_w, self._gpu) if not g and w != math.inf)
+        dynamic = sum(j for j, g in zip(self.dynamic_j, self._gpu) if not g)
+        static_memory = sum(
+            j for j, g, w in zip(self.machine_j, self._gpu, self.static_w) if not g and w == math.inf
+        ) / max(self._t - self.machine_start[0], 1e-9)
+        per_busy = dynamic / self.machine_busy_s if self.machine_busy_s > 0 else 0.0
+        return (static + static_memory) / self.vcpus + per_busy
+
+    def warnings(self) -> list[str]:
+        found = []
+        if self.backwards:
+            found.append(
+                f"a clock or counter ran backwards {len(self.backwards)} time(s) ({self.backwards[0]}): "
+                "those intervals were not charged"
+            )
+        dropped = sum(self.dropped_j)
+        if dropped > 0:
+            found.append(
+                f"{dropped:.3g} J that the counters put into intervals beyond the meter's maximum power "
+                "could not be placed and was not charged"
+            )
+        return found
 
     def close(self) -> None:
-        self._machine_cpu.close()
-        self._process_cpu.close()
+        if self.tree is not None:
+            self.tree.close()
+
+
+def included_notes(attributor: Attributor) -> list[str]:
+    """The summary's word on each process named with --carbon-include."""
+    if attributor.tree is None:
+        return []
+    notes = []
+    for included in attributor.tree.included_cpu():
+        what = included.spec.text
+        if included.problem is not None and not included.pids and included.cpu_s == 0:
+            notes.append(f"included {what}: nothing charged ({included.problem})")
+        elif included.spec.kind == "cgroup":
+            notes.append(f"included {what}: {included.cpu_s:.3f} CPU-s charged to the run")
+        elif not included.pids:
+            notes.append(f"included {what}: no such process was found, nothing charged")
+        else:
+            pids = ", ".join(str(pid) for pid in sorted(included.pids)[:5])
+            more = f" and {len(included.pids) - 5} more" if len(included.pids) > 5 else ""
+            notes.append(
+                f"included {what}: process {pids}{more}, {included.cpu_s:.3f} CPU-s charged to the run "
+                "and to the tests running"
+            )
+    return notes
+
+
+def _per_channel(values: tuple[float | None, ...], count: int) -> list[float | None]:
+    found = list(values)[:count]
+    return found + [None] * (count - len(found))
 
 
 def gpu_split_note(attributor: Attributor) -> str:

@@ -25,6 +25,7 @@ from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
 from pytest_carbon.meters.cpuinfo import read_cpuinfo
 from pytest_carbon.meters.discovery import MeterOptions, Selection, select_meters
 from pytest_carbon.meters.meter_set import MeterSet
+from pytest_carbon.meters.proctree import IncludeSpec, TreeCpuTime
 from pytest_carbon.report.record import RunFacts
 from pytest_carbon.verdicts.budgets import Budget
 
@@ -59,7 +60,7 @@ class SessionParts:
     model: CarbonModel
     selection: Selection
     meter_set: MeterSet
-    attributor: Attributor | None
+    attributor: Attributor
     ledger: Ledger
     facts: RunFacts
     budgets: dict[str, Budget] = field(default_factory=dict)  # node id -> budget, from collection
@@ -67,26 +68,38 @@ class SessionParts:
     @property
     def read(self) -> Callable[[], list[float]]:
         """What a measurement inside a test reads: the meters, or this run's share of them."""
-        return self.attributor.read if self.attributor is not None else self.meter_set.read
+        return self.attributor.read
 
 
-def _attributor(config: pytest.Config, role: Role, scope: str, meter_set: MeterSet, vcpus: int) -> Attributor | None:
-    """Process scope: this process tree's share of what the meters see."""
+def _attributor(
+    config: pytest.Config, role: Role, scope: str, meter_set: MeterSet, vcpus: int, includes: tuple[IncludeSpec, ...]
+) -> Attributor:
+    """What a boundary reads: this run's share of what the meters see (process scope), or
+    all of it (machine scope); guarded against clocks and counters that run backwards and
+    intervals above the meters' maximum power either way."""
+    read, recover = meter_set.fast_read, meter_set.recover
     if scope != "process":
-        return None
-    if role == "controller":  # its share of the dynamic energy; idle belongs to the workers
-        return Attributor(meter_set.read, meter_set.meters, vcpus, None, gpu_exclusive=False)
+        return Attributor(read, meter_set.meters, vcpus, None, True, process=False, recover=recover)
+    if role == "controller":
+        # Its own process only (the workers are its children and charge themselves);
+        # no share of a GPU: the workers use them.
+        tree = TreeCpuTime(includes, tree=False)
+        return Attributor(read, meter_set.meters, vcpus, None, False, tree=tree, recover=recover)
     if role == "worker":
         from pytest_carbon.session.worker import worker_gpu_exclusive
 
         total = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
         workers = ActiveWorkers(total, os.getppid())
-        return Attributor(meter_set.read, meter_set.meters, vcpus, workers, worker_gpu_exclusive(config))
-    return Attributor(meter_set.read, meter_set.meters, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
+        # Named processes are charged by the controller, once, not by every worker.
+        return Attributor(
+            read, meter_set.meters, vcpus, workers, worker_gpu_exclusive(config), tree=TreeCpuTime(), recover=recover
+        )
+    tree = TreeCpuTime(includes)
+    return Attributor(read, meter_set.meters, vcpus, ActiveWorkers(1, None), True, tree=tree, recover=recover)
 
 
 def build_parts(config: pytest.Config, settings: Settings, role: Role) -> SessionParts:
-    scope: str = settings.value("scope") or ("machine" if role == "serial" else "process")
+    scope: str = settings.value("scope")
     cpu = read_cpuinfo()
     model = build_model(
         settings.value("intensity"),
@@ -101,12 +114,8 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
     selection = select_meters(settings.value("meters"), options, settings["meters"].origin)
     meter_set = MeterSet(selection.meters)
     meter_set.start()
-    attributor = _attributor(config, role, scope, meter_set, cpu.vcpus)
-    channels = len(meter_set.channels)
-    if attributor is not None:
-        ledger = Ledger(attributor.read, channels)
-    else:
-        ledger = Ledger(meter_set.fast_read, channels, meter_set.recover)
+    attributor = _attributor(config, role, scope, meter_set, cpu.vcpus, settings.value("include"))
+    ledger = Ledger(attributor.read, len(meter_set.channels))
     facts = RunFacts(
         channels=meter_set.channels,
         meter_descriptions={m.name: m.describe() for m in meter_set.meters},

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from pytest_carbon.meters.attribution import included_notes
 from pytest_carbon.report.terminal import Line, header_line, render
 from pytest_carbon.schema import Report
 from pytest_carbon.session.assemble import SessionParts
@@ -59,8 +60,12 @@ class CarbonSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         parts = self.parts
         parts.meter_set.settle()
+        if parts.attributor.tree is not None:
+            parts.attributor.tree.finish()
         parts.ledger.finish()
         parts.meter_set.close()
+        parts.facts.warnings.extend(parts.attributor.warnings())
+        parts.facts.notes.extend(included_notes(parts.attributor))
         parts.facts.end_wall = dt.datetime.now(dt.timezone.utc)
         self.report = self.ending.finish(session, exitstatus)
 
@@ -75,8 +80,7 @@ class CarbonSession:
         if not self._closed:
             self._closed = True
             self.parts.meter_set.close()
-            if self.parts.attributor is not None:
-                self.parts.attributor.close()
+            self.parts.attributor.close()
             # Let go of per-test data before pytest's final garbage collection passes.
             self.report = None
             self.parts.ledger.clear()

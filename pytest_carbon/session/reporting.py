@@ -61,7 +61,7 @@ class LocalFigures:
             test_count = len(energies)
             records = self._terminal_subset(energies, durations)
         attribution = None
-        if parts.attributor is not None:
+        if parts.scope == "process":
             attribution = Attribution(sum(parts.attributor.machine_totals()), sum(channels))
         return SessionFigures(
             tests=[test_dict(r, facts) for r in records],

@@ -61,7 +61,7 @@ class Handover:
         ledger = parts.ledger
         attributor = parts.attributor
         attribution: WireAttribution = {"scope": parts.scope}
-        if attributor is not None:
+        if parts.scope == "process":
             attribution["machine_energy_j"] = sum(attributor.machine_totals())
             attribution["attributed_energy_j"] = sum(ledger.session_channels())
         output = handover_to_wire(
@@ -76,7 +76,7 @@ class Handover:
             facts_notes=facts.notes,
             meters={m.name: {"description": m.describe(), "measured": m.measured} for m in parts.meter_set.meters},
             dropped=parts.meter_set.dropped,
-            gpu_note=gpu_split_note(attributor) if attributor is not None else "",
+            gpu_note=gpu_split_note(attributor) if parts.scope == "process" else "",
         )
         self.config.workeroutput[OUTPUT_KEY] = output  # type: ignore[attr-defined]
         return None

@@ -1,0 +1,58 @@
+"""The clocks every meter reads, out of reach of tests that patch time.
+
+Test suites patch clocks: freezegun's `freeze_time` replaces `time.perf_counter` (and
+every module attribute that holds it: it scans `sys.modules`), and tests monkeypatch
+`time.process_time` or `os.times`. A meter that read those names would charge a frozen
+or invented interval. So the real functions are taken once, here, and kept as
+attributes of an object, which freezegun does not scan and monkeypatching a module does
+not touch; meters copy them into their own instances. Where a patch is already in place
+when this module is imported (a conftest that freezes time at import), the POSIX calls
+underneath are used instead: `clock_gettime` and `posix.times`, which neither patches.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import types
+from collections.abc import Callable
+from typing import NamedTuple
+
+_BUILTIN = (types.BuiltinFunctionType, types.BuiltinMethodType)
+
+
+def _real(found: object, fallback: Callable[[], float]) -> Callable[[], float]:
+    if isinstance(found, _BUILTIN):
+        return found  # type: ignore[return-value]
+    return fallback
+
+
+def _posix_times() -> Callable[[], os.times_result]:
+    try:
+        import posix
+
+        return posix.times
+    except ImportError:  # pragma: no cover - not POSIX
+        return os.times
+
+
+class Clocks(NamedTuple):
+    """The real clocks: wall (monotonic seconds), this process's CPU seconds, times(2)."""
+
+    now: Callable[[], float]
+    process_time: Callable[[], float]
+    times: Callable[[], os.times_result]
+
+
+def _clocks() -> Clocks:
+    if hasattr(time, "clock_gettime"):
+        monotonic: Callable[[], float] = functools.partial(time.clock_gettime, time.CLOCK_MONOTONIC)
+        cpu: Callable[[], float] = functools.partial(time.clock_gettime, time.CLOCK_PROCESS_CPUTIME_ID)
+    else:  # pragma: no cover - not POSIX
+        monotonic, cpu = time.perf_counter, time.process_time
+    times = os.times if isinstance(os.times, _BUILTIN) else _posix_times()
+    return Clocks(_real(time.perf_counter, monotonic), _real(time.process_time, cpu), times)
+
+
+CLOCKS = _clocks()
