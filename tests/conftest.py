@@ -95,7 +95,12 @@ def energy_suite(pytester, powercap, monkeypatch):
     monkeypatch.setenv("PYTEST_CARBON_POWERCAP_ROOT", str(powercap.root))
     monkeypatch.setenv("COLUMNS", "300")  # keep short-summary lines whole
     # burn() spends joules without CPU time: the run's share of them (process scope, the
-    # default) would follow the machine's load. Machine scope charges them exactly.
-    monkeypatch.setenv("PYTEST_ADDOPTS", os.environ.get("PYTEST_ADDOPTS", "") + " --carbon-scope=machine")
+    # default) would follow the machine's load. Machine scope charges them exactly, and
+    # the strict budget rule judges them exactly (the band rule would pass a figure over
+    # its limit by less than the counter's resolution at this suite's made-up power).
+    monkeypatch.setenv(
+        "PYTEST_ADDOPTS",
+        os.environ.get("PYTEST_ADDOPTS", "") + " --carbon-scope=machine --carbon-budget-rule=strict",
+    )
     pytester.makepyfile(energy=ENERGY_HELPER)
     return pytester

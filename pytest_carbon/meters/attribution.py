@@ -264,6 +264,22 @@ class Attributor:
         """Joules per channel the whole machine used between the first and the last read."""
         return list(self.machine_j)
 
+    def mean_power_by_meter(self, meters: Sequence[Meter]) -> dict[str, float]:
+        """Each meter's mean power over the session so far (the whole machine's)."""
+        elapsed = self._t - self.machine_start[0]
+        found: dict[str, float] = {}
+        offset = 0
+        for meter in meters:
+            joules = sum(self.machine_j[offset : offset + len(meter.channels)])
+            found[meter.name] = joules / elapsed if elapsed > 0 else 0.0
+            offset += len(meter.channels)
+        return found
+
+    @property
+    def saw_ticks(self) -> bool:
+        """Whether tick-granular CPU time (descendants, named processes) entered the share."""
+        return self.tree is not None and self.tree.ticked
+
     def joules_per_cpu_second(self) -> float:
         """What a CPU-second of the run cost over the session, on the non-GPU channels:
         a vCPU's share of the static power plus the dynamic energy per busy CPU-second."""

@@ -150,6 +150,7 @@ class TreeCpuTime:
         self._scan_cost = 0.0
         self._scan_due = 0.0
         self._rest = 0.0  # reaped + live descendants + named processes, since start
+        self.ticked = False  # whether any of that was ever more than 0
         now = self._now()
         self._open_cgroups()
         self._refresh(now)
@@ -180,6 +181,7 @@ class TreeCpuTime:
         rest += self._cgroups()
         if rest > self._rest:
             self._rest = rest
+            self.ticked = True
 
     def _live(self) -> float:
         total = self._gone

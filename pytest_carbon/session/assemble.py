@@ -24,7 +24,9 @@ from pytest_carbon.ledger import Ledger
 from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
 from pytest_carbon.meters.cpuinfo import read_cpuinfo
 from pytest_carbon.meters.discovery import MeterOptions, Selection, select_meters
+from pytest_carbon.meters.estimate import EstimateMeter
 from pytest_carbon.meters.meter_set import MeterSet
+from pytest_carbon.meters.uncertainty import UncertaintyModel, counter_band, estimate_band
 from pytest_carbon.meters.proctree import IncludeSpec, TreeCpuTime
 from pytest_carbon.report.record import RunFacts
 from pytest_carbon.verdicts.budgets import Budget
@@ -132,7 +134,32 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
         scope=scope,
     )
     facts.warnings.extend(model.warnings)
+    facts.uncertainty = uncertainty_model(meter_set, scope, ticks=bool(settings.value("include")))
     return SessionParts(config, settings, role, scope, model, selection, meter_set, attributor, ledger, facts)
+
+
+def uncertainty_model(meter_set: MeterSet, scope: str, ticks: bool) -> UncertaintyModel:
+    """Each meter's band (meters/uncertainty.py); counters get their power at the end."""
+    bands = {}
+    for meter in meter_set.meters:
+        if isinstance(meter, EstimateMeter):
+            cpu = meter.model
+            bands[meter.name] = estimate_band(cpu.max_w, cpu.max_w - cpu.min_w, cpu.vcpus, scope, ticks)
+        else:
+            bands[meter.name] = counter_band(meter.name, scope)
+    return UncertaintyModel(bands, scope)
+
+
+def refresh_uncertainty(parts: SessionParts) -> None:
+    """Counters' steps at their mean power so far; the estimate's, if descendants ticked."""
+    model = parts.facts.uncertainty
+    for name, watts in parts.attributor.mean_power_by_meter(parts.meter_set.meters).items():
+        model.set_power(name, watts)
+    if parts.attributor.saw_ticks and parts.scope == "process":
+        for meter in parts.meter_set.meters:
+            if isinstance(meter, EstimateMeter):
+                cpu = meter.model
+                model.bands[meter.name] = estimate_band(cpu.max_w, cpu.max_w - cpu.min_w, cpu.vcpus, "process", True)
 
 
 def report_path(config: pytest.Config, raw: str | None) -> Path | None:

@@ -14,7 +14,7 @@ import pytest
 from pytest_carbon.meters.attribution import included_notes
 from pytest_carbon.report.terminal import Line, header_line, render
 from pytest_carbon.schema import Report
-from pytest_carbon.session.assemble import SessionParts
+from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
 from pytest_carbon.session.runner import TestRunner
 
 
@@ -64,6 +64,7 @@ class CarbonSession:
             parts.attributor.tree.finish()
         parts.ledger.finish()
         parts.meter_set.close()
+        refresh_uncertainty(parts)
         parts.facts.warnings.extend(parts.attributor.warnings())
         parts.facts.notes.extend(included_notes(parts.attributor))
         parts.facts.end_wall = dt.datetime.now(dt.timezone.utc)

@@ -20,6 +20,7 @@ from pytest_carbon.report.record import (
     Attribution,
     SessionFigures,
     build_report,
+    by_meter_totals,
     fixture_dict,
     overhead_dict,
     test_dict,
@@ -71,6 +72,7 @@ class LocalFigures:
             energy_j=sum(channels),
             duration_s=ledger.session_duration,
             tests_energy_j=tests_energy,
+            unplaced_j=sum(parts.attributor.dropped_j),
             test_count=test_count,
             attribution=attribution,
         )
@@ -119,7 +121,15 @@ class Reporting:
         if budget.value is None:
             return None
         energy = figures.energy_j
-        return judge(Budget(budget.value, budget.origin), energy, self.parts.model.co2e_g(energy, figures.duration_s))
+        facts = self.parts.facts
+        resolution = facts.uncertainty.of(by_meter_totals(figures.channels, facts.channels)).resolution_j
+        return judge(
+            Budget(budget.value, budget.origin),
+            energy,
+            self.parts.model.co2e_g(energy, figures.duration_s),
+            resolution,
+            self.parts.settings.value("budget_rule"),
+        )
 
     def build(self, complete: bool, interrupted: str | None, every_test: bool = True) -> Report:
         figures = self.source.figures(every_test)

@@ -23,7 +23,7 @@ from pytest_carbon.ledger import (
     TestRecord,
 )
 from pytest_carbon.report.wording import budget_failure_details, verdict_message
-from pytest_carbon.session.assemble import SessionParts
+from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
 from pytest_carbon.session.markers import closest_carbon_marker
 from pytest_carbon.session.outcomes import combine
 from pytest_carbon.values.errors import CarbonConfigError
@@ -156,7 +156,8 @@ class TestRunner:
         record = self.ledger.running_record(index)
         energy = record.part_energy(SETUP) + record.part_energy(CALL)
         duration = record.durations[SETUP] + record.durations[CALL]
-        verdict = judge(budget, energy, model.co2e_g(energy, duration))
+        resolution = self._resolution(record)
+        verdict = judge(budget, energy, model.co2e_g(energy, duration), resolution, self.parts.settings.value("budget_rule"))
         record.verdict = verdict
         if not verdict.exceeded:
             return
@@ -177,6 +178,17 @@ class TestRunner:
         path, lineno = record.location
         report.outcome = "failed"
         report.longrepr = BudgetFailure(message, details, path or record.nodeid, lineno or 0)
+
+    def _resolution(self, record: TestRecord) -> float:
+        """The setup + call figure's resolution (counters at their mean power so far)."""
+        parts = self.parts
+        refresh_uncertainty(parts)
+        by_meter: dict[str, float] = {}
+        for index in (SETUP, CALL):
+            for channel, value in zip(parts.meter_set.channels, record.part_channels(index)):
+                by_meter[channel.meter] = by_meter.get(channel.meter, 0.0) + value
+        # Two phases: three readings, so one more step than a single figure.
+        return parts.facts.uncertainty.of(by_meter).resolution_j * 1.5
 
     def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float) -> str:
         meter_set = self.parts.meter_set
