@@ -160,7 +160,7 @@ def test_summary_shows_session_meters_top_tests_and_verdicts(energy_suite):
     result.stdout.fnmatch_lines(
         [
             "*= carbon footprint =*",
-            "session: 14.0 J, 14.0 mgCO2e in *s, measured by rapl",
+            "session: 14.0 J ± *, 14.0 mgCO2e in *s, measured by rapl",
             "  by meter: rapl 14.0 J (package-0 14.0 J)",
             "  where: tests 14.0 J (100%)*",
             "top 2 of 3 tests:*",
@@ -182,7 +182,7 @@ def test_quiet_shortens_and_verbose_lengthens(energy_suite):
     assert "top " not in section and "how measured" not in section
     verbose = energy_suite.runpytest(*ONE_JOULE_ONE_MG, "-v")
     verbose.stdout.fnmatch_lines(
-        ["all tests:*", "*test_s.py::test_big", "*setup 0 mJ/*s, call 9.00 J/*s, teardown 0 mJ/*s"]
+        ["all tests:*", "*test_s.py::test_big*", "*setup 0 mJ/*s, call 9.00 J/*s, teardown 0 mJ/*s"]
     )
     assert "test_s.py::test_small" in verbose.stdout.str().split("carbon footprint")[1]
 
