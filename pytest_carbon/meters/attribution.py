@@ -6,7 +6,7 @@ part (idle power, memory held) and D = E - S its dynamic part:
 
     c = CPU-seconds of the run's process tree (live descendants and named processes too)
     B = busy CPU-seconds of the whole machine
-    process scope:  charged = S x min(1, c / (vCPUs x dt))  +  D x min(1, c / B)
+    process scope:  charged = S x c / (vCPUs x dt)  +  D x min(1, c / B)
     machine scope:  charged = E
     GPU channels:   charged = E x g (g = 1 for a GPU of the run's own; where workers
                     share it, the run's share of NVML per-process utilisation, else 1/n)
@@ -91,6 +91,7 @@ class Attributor:
         process: bool = True,
         tree: TreeCpuTime | None = None,
         recover: Recover | None = None,
+        machine_cpu: MachineCpuTime | None = None,
     ) -> None:
         self._read = read
         self._recover = recover
@@ -128,7 +129,9 @@ class Attributor:
         self._gpu_shares: dict[int, float] = {}
         self._gpu_refreshed_at = -1e9
         self.gpu_split: set[str] = set()  # how shared GPUs were split: "utilisation", "even"
-        self._machine_cpu: MachineCpuTime | None = shared_machine_cpu_time() if process else None
+        self._machine_cpu: MachineCpuTime | None = None
+        if process:
+            self._machine_cpu = machine_cpu if machine_cpu is not None else shared_machine_cpu_time()
         first = read()
         self.machine_start = list(first)
         self._last = list(first)
@@ -173,7 +176,9 @@ class Attributor:
             self._last_process = process if process > self._last_process else self._last_process
             self.machine_busy_s += busy
             self.run_cpu_s += own
-            static_share = min(1.0, own / (self.vcpus * elapsed)) if elapsed > 0 else 0.0
+            # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
+            # than it could use; the maximum-power bound carries that on.
+            static_share = own / (self.vcpus * elapsed) if elapsed > 0 else 0.0
             dynamic_share = min(1.0, own / busy) if busy > 0 else (1.0 if own > 0 else 0.0)
             gpu_weight = 1.0
             if self._any_gpu and not self.gpu_exclusive:
