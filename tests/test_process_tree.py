@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from pytest_carbon.meters.estimate import cpu_power_model
 from pytest_carbon.meters.cpuinfo import read_cpuinfo
+from pytest_carbon.meters.estimate import cpu_power_model
 from pytest_carbon.meters.proctree import IncludeSpec, TreeCpuTime, parse_includes
 from pytest_carbon.values.errors import CarbonConfigError
 
@@ -182,7 +182,9 @@ def test_a_named_server_is_charged_to_the_test_that_drives_it(pytester, monkeypa
     model = cpu_power_model(read_cpuinfo())
     if include:
         assert test["by_channel"]["estimate/cpu"] >= 0.5 * model.max_w
-        result.stdout.fnmatch_lines([f"note: included pidfile:server.pid: process {server.pid}, 0.[56]* CPU-s charged*"])
+        result.stdout.fnmatch_lines(
+            [f"note: included pidfile:server.pid: process {server.pid}, 0.[56]* CPU-s charged*"]
+        )
     else:
         assert test["by_channel"]["estimate/cpu"] < 0.3 * model.max_w
         assert "included" not in result.stdout.str()

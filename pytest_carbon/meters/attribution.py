@@ -112,7 +112,9 @@ class Attributor:
         self._static_known = [value is not None for value in static]
         # Idle power of channels that must infer it: the lowest seen over IDLE_WINDOW_S.
         self.static_w = [value if value is not None else math.inf for value in static]
-        self._inferred = [i for i, known in enumerate(self._static_known) if not known and not channels[i].component == "gpu"]
+        self._inferred = [
+            i for i, known in enumerate(self._static_known) if not known and channels[i].component != "gpu"
+        ]
         self._window_s = 0.0  # seconds and joules gathered towards one estimate
         self._window_j = [0.0] * count
         self.max_w = bound

@@ -12,6 +12,7 @@ underneath are used instead: `clock_gettime` and `posix.times`, which neither pa
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
 import time
@@ -24,7 +25,7 @@ _BUILTIN = (types.BuiltinFunctionType, types.BuiltinMethodType)
 
 def _real(found: object, fallback: Callable[[], float]) -> Callable[[], float]:
     if isinstance(found, _BUILTIN):
-        return found  # type: ignore[return-value]
+        return found
     return fallback
 
 
@@ -43,6 +44,7 @@ class Clocks(NamedTuple):
     now: Callable[[], float]
     process_time: Callable[[], float]
     times: Callable[[], os.times_result]
+    wall: Callable[[], datetime.datetime]  # the date and time now, in UTC
 
 
 def _clocks() -> Clocks:
@@ -52,7 +54,21 @@ def _clocks() -> Clocks:
     else:  # pragma: no cover - not POSIX
         monotonic, cpu = time.perf_counter, time.process_time
     times = os.times if isinstance(os.times, _BUILTIN) else _posix_times()
-    return Clocks(_real(time.perf_counter, monotonic), _real(time.process_time, cpu), times)
+    return Clocks(_real(time.perf_counter, monotonic), _real(time.process_time, cpu), times, _wall_clock())
+
+
+def _wall_clock() -> Callable[[], datetime.datetime]:
+    # freezegun replaces the datetime class itself: keep the real one in a closure, and
+    # read the time from clock_gettime, which it does not patch.
+    real: type[datetime.datetime] = datetime.datetime
+    while real.__module__ != "datetime" and real.__bases__[0] is not object:  # a patched subclass
+        real = real.__bases__[0]
+    utc = datetime.timezone.utc
+    if hasattr(time, "clock_gettime"):
+        realtime = time.CLOCK_REALTIME
+        gettime = time.clock_gettime
+        return lambda: real.fromtimestamp(gettime(realtime), utc)
+    return lambda: real.now(utc)  # pragma: no cover - not POSIX
 
 
 CLOCKS = _clocks()

@@ -10,7 +10,6 @@ from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.meters.sampler import Sampler
 
 
-
 class MeterSet:
     """The active meters, read together. A meter that fails is dropped, never fatal.
 

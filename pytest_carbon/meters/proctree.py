@@ -228,7 +228,8 @@ class TreeCpuTime:
                 included.pids |= matched
                 roots |= matched
         for pid in parents:
-            chain, at = [], pid
+            chain: list[int] = []
+            at = pid
             while at not in roots and at not in wanted and at in parents and len(chain) < 64:
                 chain.append(at)
                 at = parents[at]

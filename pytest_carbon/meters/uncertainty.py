@@ -80,9 +80,7 @@ class UncertaintyModel:
         )
 
 
-def estimate_band(
-    max_w_per_vcpu: float, dynamic_w_per_vcpu: float, vcpus: int, scope: str, ticks: bool
-) -> MeterBand:
+def estimate_band(max_w_per_vcpu: float, dynamic_w_per_vcpu: float, vcpus: int, scope: str, ticks: bool) -> MeterBand:
     """The estimate: own CPU time read at most `own_cpu_read_gap` apart (1 ms); CPU time
     of other processes (machine scope) or of descendants (process scope, when there are
     any) in 10 ms ticks, held up to one refresh (10 ms)."""

@@ -169,7 +169,10 @@ def tests_table(report: Report) -> str:
             '<tr class="test">'
             f'<td><code>{e(test["nodeid"])}</code></td><td class="{e(test["outcome"])}">{e(test["outcome"])}</td>'
             + "".join(_n(phases[p]["energy_j"], format_energy(phases[p]["energy_j"])) for p in PHASES)
-            + _n(test["energy_j"], " ".join(filter(None, [format_energy(test["energy_j"]), plus_minus(test.get("uncertainty"))])))
+            + _n(
+                test["energy_j"],
+                " ".join(filter(None, [format_energy(test["energy_j"]), plus_minus(test.get("uncertainty"))])),
+            )
             + _n(test["co2e_g"], format_mass(test["co2e_g"]))
             + _n(test["duration_s"], f"{test['duration_s']:.3f} s")
             + _verdict(test.get("budget"))
@@ -338,7 +341,7 @@ def render_html(report: Report) -> str:
     body = (
         f"<h1>Carbon footprint of the tests</h1>{incomplete}"
         f'<p class="headline"><b>{e(format_energy(session["energy_j"]))} {e(plus_minus(session.get("uncertainty")))}, '
-        f'{e(format_mass(session["co2e_g"]))}</b> '
+        f"{e(format_mass(session['co2e_g']))}</b> "
         f"for {len(report['tests'])} tests in {session['duration_s']:.1f} s ({kind})</p>"
         f'<p class="muted">{e(where)}</p>{warnings}'
         f'<h2 id="budgets">Budgets</h2>{budgets_section(report)}'

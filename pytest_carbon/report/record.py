@@ -18,6 +18,7 @@ from pytest_carbon import __version__
 from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.ledger import FIXTURE_PARTS, OVERHEAD_PARTS, PHASES, EnergyRecord, FixtureRecord, TestRecord
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.meters.uncertainty import UncertaintyModel
 from pytest_carbon.schema import (
     SCHEMA,
@@ -292,7 +293,7 @@ def build_report(
     test_count = figures.test_count if figures.test_count is not None else len(figures.tests)
     session: SessionRecord = {
         "start": facts.start_wall.isoformat(),
-        "end": (facts.end_wall or dt.datetime.now(dt.timezone.utc)).isoformat(),
+        "end": (facts.end_wall or CLOCKS.wall()).isoformat(),
         "duration_s": duration,
         "energy_j": energy,
         "co2e_g": operational + embodied,

@@ -7,7 +7,6 @@ the workers hand their figures over. No role subclasses another.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,12 +21,13 @@ from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.config.settings import Settings
 from pytest_carbon.ledger import Ledger
 from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.meters.cpuinfo import read_cpuinfo
 from pytest_carbon.meters.discovery import MeterOptions, Selection, select_meters
 from pytest_carbon.meters.estimate import EstimateMeter
 from pytest_carbon.meters.meter_set import MeterSet
-from pytest_carbon.meters.uncertainty import UncertaintyModel, counter_band, estimate_band
 from pytest_carbon.meters.proctree import IncludeSpec, TreeCpuTime
+from pytest_carbon.meters.uncertainty import UncertaintyModel, counter_band, estimate_band
 from pytest_carbon.report.record import RunFacts
 from pytest_carbon.verdicts.budgets import Budget
 
@@ -127,7 +127,7 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
         model=model,
         cpu_model=cpu.model_name,
         vcpus=cpu.vcpus,
-        start_wall=dt.datetime.now(dt.timezone.utc),
+        start_wall=CLOCKS.wall(),
         action=settings.value("action"),
         warnings=meter_set.warnings,
         notes=meter_set.notes,

@@ -6,12 +6,12 @@ over to the xdist controller) is the `Ending` it was given.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Protocol
 
 import pytest
 
 from pytest_carbon.meters.attribution import included_notes
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.report.terminal import Line, header_line, render
 from pytest_carbon.schema import Report
 from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
@@ -67,7 +67,7 @@ class CarbonSession:
         refresh_uncertainty(parts)
         parts.facts.warnings.extend(parts.attributor.warnings())
         parts.facts.notes.extend(included_notes(parts.attributor))
-        parts.facts.end_wall = dt.datetime.now(dt.timezone.utc)
+        parts.facts.end_wall = CLOCKS.wall()
         self.report = self.ending.finish(session, exitstatus)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -157,7 +157,9 @@ class TestRunner:
         energy = record.part_energy(SETUP) + record.part_energy(CALL)
         duration = record.durations[SETUP] + record.durations[CALL]
         resolution = self._resolution(record)
-        verdict = judge(budget, energy, model.co2e_g(energy, duration), resolution, self.parts.settings.value("budget_rule"))
+        verdict = judge(
+            budget, energy, model.co2e_g(energy, duration), resolution, self.parts.settings.value("budget_rule")
+        )
         record.verdict = verdict
         if not verdict.exceeded:
             return
