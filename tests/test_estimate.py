@@ -8,7 +8,7 @@ import os
 import pytest
 
 from pytest_carbon.meters import estimate
-from pytest_carbon.meters.clocks import Clocks
+from pytest_carbon.meters.clocks import CLOCKS, Clocks
 from pytest_carbon.meters.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
 from pytest_carbon.meters.cputime import MachineCpuTime
 from pytest_carbon.meters.estimate import EstimateMeter, cpu_power_model
@@ -109,7 +109,7 @@ class FakeClocks:
     """The wall clock and this process's CPU time as the estimate meter sees them."""
 
     def clocks(self) -> Clocks:
-        return Clocks(lambda: self.t, self.process_time, os.times)
+        return Clocks(lambda: self.t, self.process_time, os.times, CLOCKS.wall)
 
     def __init__(self) -> None:
         self.t = 1000.0

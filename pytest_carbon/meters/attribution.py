@@ -138,8 +138,11 @@ class Attributor:
         self.machine_start = list(first)
         self._last = list(first)
         self._t = first[0]
-        self._last_machine = self._machine_cpu.busy_seconds(first[0]) if self._machine_cpu else 0.0
-        self._last_process = self.tree.seconds(first[0]) if self.tree is not None else 0.0
+        self._last_own = self.tree.own(first[0]) if self.tree is not None else 0.0
+        self._last_rest = self.tree.rest(first[0]) if self.tree is not None else 0.0
+        self._last_others = self._machine_cpu.others_at(first[0]) if self._machine_cpu else 0.0
+        # per channel: (index, GPU?, static power known?, maximum power or None)
+        self._plan = [(i, self._gpu[i], self._static_known[i], bound) for i, bound in enumerate(bound)]
         self.machine_busy_s = 0.0  # machine CPU-seconds and this run's, over the session
         self.run_cpu_s = 0.0
         self.machine_j = [0.0] * count  # the machine's energy per channel, as measured
@@ -160,61 +163,76 @@ class Attributor:
             self.backwards.append(f"the clock ran backwards by {-elapsed:.6f} s")
             elapsed = 0.0
         self._t += elapsed
-        count = len(self._charged)
-        gpu = self._gpu
         charged = self._charged
-        if self.process:
-            assert self._machine_cpu is not None and self.tree is not None
-            machine = self._machine_cpu.busy_seconds(t)
-            process = self.tree.seconds(t)
-            busy = machine - self._last_machine
-            own = process - self._last_process
-            if busy < 0:
-                busy = 0.0
-            if own < 0:
-                self.backwards.append("the run's CPU time ran backwards")
-                own = 0.0
-            self._last_machine = machine if machine > self._last_machine else self._last_machine
-            self._last_process = process if process > self._last_process else self._last_process
-            self.machine_busy_s += busy
-            self.run_cpu_s += own
-            # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
-            # than it could use; the maximum-power bound carries that on.
-            static_share = own / (self.vcpus * elapsed) if elapsed > 0 else 0.0
-            dynamic_share = min(1.0, own / busy) if busy > 0 else (1.0 if own > 0 else 0.0)
-            gpu_weight = 1.0
-            if self._any_gpu and not self.gpu_exclusive:
-                if self._gpu_meters and self._t - self._gpu_refreshed_at >= self.gpu_refresh_s:
-                    self._refresh_gpu_shares(self._t)
-                gpu_weight = 1.0 / self.workers.count(t) if self.workers is not None else 0.0
-        for i in range(count):
+        machine_j = self.machine_j
+        if not self.process:
+            for i, _, _, bound in self._plan:
+                delta = now[i + 1] - last[i + 1]
+                if delta < 0:
+                    self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
+                    delta = 0.0
+                machine_j[i] += delta
+                charged[i] += self._bounded(i, delta, bound * elapsed, bound) if bound is not None else delta
+            self._last = now
+            return [self._t, *charged]
+        tree, machine = self.tree, self._machine_cpu
+        assert tree is not None and machine is not None
+        # One read of this process's CPU time serves both: the run's tree is this process
+        # plus its descendants, the machine's busy time this process plus the rest.
+        own_now = tree.own(t)
+        rest_now = tree.rest(t)
+        others_now = machine.others_at(t)
+        own = own_now - self._last_own
+        rest = rest_now - self._last_rest
+        others = others_now - self._last_others
+        self._last_own, self._last_rest, self._last_others = own_now, rest_now, others_now
+        if rest < 0:
+            rest = 0.0
+        if others < 0:
+            others = 0.0
+        run = own + rest
+        # The machine's busy time holds the run's: the tree's ticks may come before the
+        # machine's, never counted as less than the run's own.
+        busy = own + others if own + others > run else run
+        self.machine_busy_s += busy
+        self.run_cpu_s += run
+        # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
+        # than it could use; the maximum-power bound carries that on.
+        static_share = run / (self.vcpus * elapsed) if elapsed > 0 else 0.0
+        dynamic_share = run / busy if busy > 0 else 0.0
+        gpu_weight = 1.0
+        if self._any_gpu and not self.gpu_exclusive:
+            if self._gpu_meters and self._t - self._gpu_refreshed_at >= self.gpu_refresh_s:
+                self._refresh_gpu_shares(self._t)
+            gpu_weight = 1.0 / self.workers.count(t) if self.workers is not None else 0.0
+        static_w = self.static_w
+        dynamic_j = self.dynamic_j
+        carry = self._carry
+        for i, gpu, known, bound in self._plan:
             delta = now[i + 1] - last[i + 1]
             if delta < 0:
                 self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
                 delta = 0.0
-            self.machine_j[i] += delta
-            if not self.process:
-                share = delta
-            elif gpu[i]:
+            machine_j[i] += delta
+            if gpu:
                 share = delta * self._gpu_shares.get(i, gpu_weight)
             else:
-                static = self._static_part(i, delta, elapsed)
-                self.dynamic_j[i] += delta - static
+                power = static_w[i]
+                if power == math.inf:  # all static (memory held), or no idle estimate yet
+                    static = delta if known else 0.0
+                else:
+                    static = power * elapsed
+                    if static > delta:
+                        static = delta
+                dynamic_j[i] += delta - static
                 share = static * static_share + (delta - static) * dynamic_share
-            bound = self.max_w[i]
-            if bound is not None:
+            if bound is not None and (share > bound * elapsed or carry[i]):
                 share = self._bounded(i, share, bound * elapsed, bound)
             charged[i] += share
         self._last = now
-        if self._inferred and self.process:
+        if self._inferred:
             self._infer_idle(now, last, elapsed)
         return [self._t, *charged]
-
-    def _static_part(self, i: int, delta: float, elapsed: float) -> float:
-        power = self.static_w[i]
-        if power == math.inf:  # all static (memory held), or no idle estimate yet (none)
-            return delta if self._static_known[i] else 0.0
-        return min(delta, power * elapsed)
 
     def _infer_idle(self, now: list[float], last: list[float], elapsed: float) -> None:
         """A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S."""

@@ -67,6 +67,12 @@ class MachineCpuTime:
             self.others = others
         self.refreshed_at = now
 
+    def others_at(self, now: float) -> float:
+        """CPU-seconds the rest of the machine (all but this process) spent busy."""
+        if now - self.refreshed_at >= self.refresh_s:
+            self.refresh(now)
+        return self.others
+
     def busy_seconds(self, now: float) -> float:
         """CPU-seconds spent busy on the machine since this object was made."""
         if now - self.refreshed_at >= self.refresh_s:
