@@ -41,6 +41,7 @@ class Timeline:
     the energy a CPU-power model gives for them."""
 
     def __init__(self) -> None:
+        self.in_use = 0.0
         self.t = 100.0
         self.run_cpu = 0.0
         self.neighbour_cpu = 0.0
@@ -58,6 +59,8 @@ class Timeline:
 
 class FakeTree:
     """The run's process tree: its CPU seconds (all of it this process's)."""
+
+    rss_bytes = 0.0
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
@@ -195,3 +198,38 @@ def test_a_measured_counters_idle_power_is_the_lowest_seen_and_is_shared_per_cpu
     after = charged.read()[1]
     # a vCPU's idle share per CPU-second, plus the run's third of the dynamic energy
     assert after - before == pytest.approx(0.5 * IDLE_W / VCPUS + DYNAMIC_W * 1.5 * 0.5 / 1.5)
+
+
+class MemoryMeter(Meter):
+    """An estimate-like memory term: 0.4 W per GB in use on the machine."""
+
+    name = "memory"
+    channels = (Channel("memory", "memory", "memory"),)
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+
+    def static_power_w(self):
+        return (math.inf,)
+
+    def held_bytes(self):
+        return self.timeline.in_use
+
+
+def test_memory_is_charged_for_what_the_run_holds_not_what_neighbours_hold():
+    timeline = Timeline()
+    timeline.in_use = 4e9
+    tree = FakeTree(timeline)
+    tree.rss_bytes = 1e9
+    meter = MemoryMeter(timeline)
+    charged = Attributor(
+        lambda: [timeline.t, timeline.energy], [meter], VCPUS, None, True, tree=tree, machine_cpu=FakeMachine(timeline)
+    )
+    start = charged.read()[1]
+    for in_use in (4e9, 16e9):  # a neighbour takes 12 GB more
+        timeline.in_use = in_use
+        before = charged.read()[1]
+        timeline.t += 1.0
+        timeline.energy += 0.4 * in_use / 1e9
+        assert charged.read()[1] - before == pytest.approx(0.4 * 1.0)  # 1 GB for 1 s
+    assert charged.read()[1] - start == pytest.approx(0.8)

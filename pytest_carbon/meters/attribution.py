@@ -7,6 +7,8 @@ part (idle power, memory held) and D = E - S its dynamic part:
     c = CPU-seconds of the run's process tree (live descendants and named processes too)
     B = busy CPU-seconds of the whole machine
     process scope:  charged = S x c / (vCPUs x dt)  +  D x min(1, c / B)
+    memory held:    charged = E x min(1, resident bytes of the run's tree / bytes in use)
+                    (the estimate's memory term: the run pays for what it holds)
     machine scope:  charged = E
     GPU channels:   charged = E x g (g = 1 for a GPU of the run's own; where workers
                     share it, the run's share of NVML per-process utilisation, else 1/n)
@@ -141,8 +143,13 @@ class Attributor:
         self._last_own = self.tree.own(first[0]) if self.tree is not None else 0.0
         self._last_rest = self.tree.rest(first[0]) if self.tree is not None else 0.0
         self._last_others = self._machine_cpu.others_at(first[0]) if self._machine_cpu else 0.0
-        # per channel: (index, GPU?, static power known?, maximum power or None)
-        self._plan = [(i, self._gpu[i], self._static_known[i], bound) for i, bound in enumerate(bound)]
+        # per channel: (index, GPU?, static power known?, maximum power or None, the meter
+        # whose memory-held channel this is, or None)
+        holders: list[Meter | None] = []
+        for meter in meters:
+            holds = meter.held_bytes() is not None
+            holders.extend(meter if holds and channel.component == "memory" else None for channel in meter.channels)
+        self._plan = [(i, self._gpu[i], self._static_known[i], limit, holders[i]) for i, limit in enumerate(bound)]
         self.machine_busy_s = 0.0  # machine CPU-seconds and this run's, over the session
         self.run_cpu_s = 0.0
         self.machine_j = [0.0] * count  # the machine's energy per channel, as measured
@@ -166,7 +173,7 @@ class Attributor:
         charged = self._charged
         machine_j = self.machine_j
         if not self.process:
-            for i, _, _, bound in self._plan:
+            for i, _, _, bound, _ in self._plan:
                 delta = now[i + 1] - last[i + 1]
                 if delta < 0:
                     self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
@@ -208,7 +215,7 @@ class Attributor:
         static_w = self.static_w
         dynamic_j = self.dynamic_j
         carry = self._carry
-        for i, gpu, known, bound in self._plan:
+        for i, gpu, known, bound, holder in self._plan:
             delta = now[i + 1] - last[i + 1]
             if delta < 0:
                 self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
@@ -216,6 +223,10 @@ class Attributor:
             machine_j[i] += delta
             if gpu:
                 share = delta * self._gpu_shares.get(i, gpu_weight)
+            elif holder is not None:
+                # Memory held: the part the run's tree holds, for as long as it holds it.
+                held = holder.held_bytes() or 0.0
+                share = delta * min(1.0, tree.rss_bytes / held) if held > 0 else 0.0
             else:
                 power = static_w[i]
                 if power == math.inf:  # all static (memory held), or no idle estimate yet

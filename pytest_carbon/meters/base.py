@@ -89,6 +89,12 @@ class Meter:
         estimate's model); an interval is never charged more than this. None: no bound."""
         return (None,) * len(self.channels)
 
+    def held_bytes(self) -> float | None:
+        """Where a channel's energy is for memory held (the estimate's memory term): the
+        bytes it is for now, so a process holding part of them pays that part. None: no
+        such channel."""
+        return None
+
     def interpolation_state(self) -> tuple[int, float]:
         """Only where `interpolates`: (fewest counter updates seen on any channel, joules
         currently extrapolated over all channels)."""

@@ -136,6 +136,11 @@ class EstimateMeter(Meter):
     def max_power_w(self) -> tuple[float | None, ...]:
         return tuple(self.model.vcpus * self.model.max_w if c.component == "cpu" else None for c in self.channels)
 
+    def held_bytes(self) -> float | None:
+        if "memory" not in self.covers:
+            return None
+        return self._memory[2] / self.memory_w_per_gb * 1e9
+
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
 

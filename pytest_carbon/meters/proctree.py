@@ -30,6 +30,7 @@ INCLUDE_ACCEPTED = (
     "pidfile:PATH (a file holding a PID) or cgroup:PATH (a cgroup v2 directory); a bare word is a command name"
 )
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,11 @@ def _read_stat(pid: int) -> tuple[int, float, str] | None:
         return None
 
 
-def _cpu_of(fd: int) -> float | None:
+def _cpu_and_rss_of(fd: int) -> tuple[float, float] | None:
+    """(CPU seconds incl. reaped children, resident bytes) from an open /proc/<pid>/stat."""
     try:
         fields = _stat_fields(os.pread(fd, 1024, 0))
-        return sum(int(f) for f in fields[11:15]) / _TICK
+        return sum(int(f) for f in fields[11:15]) / _TICK, int(fields[21]) * _PAGE
     except (OSError, ValueError, IndexError):
         return None
 
@@ -157,6 +159,8 @@ class TreeCpuTime:
         self._scan_due = 0.0
         self._rest = 0.0  # reaped + live descendants + named processes, since start
         self.ticked = False  # whether any of that was ever more than 0
+        self.rss_bytes = 0.0  # memory the tree holds (resident), at the last refresh
+        self._statm = os.open("/proc/self/statm", os.O_RDONLY) if self._proc else None
         now = self._now()
         self._open_cgroups()
         self._refresh(now)
@@ -209,11 +213,14 @@ class TreeCpuTime:
     def _live(self) -> float:
         total = self._gone
         ended = []
+        rss = self._own_rss()
         for pid, tracked in self._tracked.items():
-            cpu = _cpu_of(tracked.fd)
-            if cpu is None:
+            found = _cpu_and_rss_of(tracked.fd)
+            if found is None:
                 ended.append(pid)
                 continue
+            cpu, resident = found
+            rss += resident
             if cpu > tracked.last:
                 tracked.last = cpu
             total += tracked.last - tracked.base
@@ -225,7 +232,16 @@ class TreeCpuTime:
             self._ended[pid] = tracked.last - tracked.base
             if pid in self._roots:
                 self._gone += tracked.last - tracked.base
+        self.rss_bytes = rss
         return total
+
+    def _own_rss(self) -> float:
+        if self._statm is None:
+            return 0.0
+        try:
+            return int(os.pread(self._statm, 128, 0).split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            return 0.0
 
     def _scan(self, now: float) -> None:
         """Find descendants and named processes among all of /proc."""
@@ -330,6 +346,9 @@ class TreeCpuTime:
         return self._ended.get(pid, 0.0)
 
     def close(self) -> None:
+        if self._statm is not None:
+            os.close(self._statm)
+            self._statm = None
         for tracked in self._tracked.values():
             os.close(tracked.fd)
         self._tracked.clear()
