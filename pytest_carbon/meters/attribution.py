@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from operator import add, sub
 
 from pytest_carbon.meters.base import Meter
 from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
@@ -171,14 +172,10 @@ class Attributor:
             elapsed = 0.0
         self._t += elapsed
         charged = self._charged
-        machine_j = self.machine_j
+        deltas = self._deltas(now, last)
         if not self.process:
             for i, _, _, bound, _ in self._plan:
-                delta = now[i + 1] - last[i + 1]
-                if delta < 0:
-                    self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
-                    delta = 0.0
-                machine_j[i] += delta
+                delta = deltas[i]
                 charged[i] += self._bounded(i, delta, bound * elapsed, bound) if bound is not None else delta
             self._last = now
             return [self._t, *charged]
@@ -216,11 +213,7 @@ class Attributor:
         dynamic_j = self.dynamic_j
         carry = self._carry
         for i, gpu, known, bound, holder in self._plan:
-            delta = now[i + 1] - last[i + 1]
-            if delta < 0:
-                self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
-                delta = 0.0
-            machine_j[i] += delta
+            delta = deltas[i]
             if gpu:
                 share = delta * self._gpu_shares.get(i, gpu_weight)
             elif holder is not None:
@@ -258,6 +251,18 @@ class Attributor:
                     self.static_w[i] = power
                 window[i] = 0.0
             self._window_s = 0.0
+
+    def _deltas(self, now: list[float], last: list[float]) -> list[float]:
+        """The machine's energy per channel over the interval; a channel that ran
+        backwards counts 0 (and is reported)."""
+        deltas = list(map(sub, now[1:], last[1:]))
+        if deltas and min(deltas) < 0:
+            for i, delta in enumerate(deltas):
+                if delta < 0:
+                    self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
+                    deltas[i] = 0.0
+        self.machine_j = list(map(add, self.machine_j, deltas))
+        return deltas
 
     def _bounded(self, i: int, share: float, room: float, bound: float) -> float:
         """No interval above the channel's maximum power: the excess waits for room."""
