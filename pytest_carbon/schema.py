@@ -37,6 +37,22 @@ class BudgetRecord(TypedDict):
     source: str
     measured: float
     exceeded: bool
+    # How sure (added in 0.2): the figure's resolution in the budget's unit, whether the
+    # figure is over the limit by less than that (passed, "within uncertainty"), and the
+    # rule ("band" or "strict").
+    band: NotRequired[float]
+    within_uncertainty: NotRequired[bool]
+    rule: NotRequired[str]
+
+
+class UncertaintyRecord(TypedDict):
+    """How sure a figure is (docs/json-report.md, "Uncertainty")."""
+
+    method: str  # how the figure was made: meters, estimated or measured, scope
+    relative: float  # the method's relative error (the same on every run of a machine)
+    resolution_j: float  # what reading timing can move the figure by (differs run to run)
+    band_j: float  # resolution_j + relative x energy_j: the figure's whole +/-
+    mostly_resolution: bool  # resolution_j is at least half the figure
 
 
 class LocationRecord(TypedDict):
@@ -118,6 +134,7 @@ class TestRecordDict(TypedDict):
     attempts: NotRequired[list[AttemptRecord]]  # every attempt of a test run again
     shard: NotRequired[str]  # a combined report: the shard that ran it (session.shards[].name)
     llm: NotRequired[LlmRecord]  # hosted-model calls, when the test made any
+    uncertainty: NotRequired[UncertaintyRecord]
 
 
 class FixtureRecordDict(TypedDict):
@@ -279,6 +296,9 @@ class SessionRecord(EmissionsModelRecord):
     settings: NotRequired[dict[str, SettingRecord]]
     # Hosted-model calls (--carbon-llm on): every call of the session, local figures apart.
     llm: NotRequired[LlmSessionRecord]
+    uncertainty: NotRequired[UncertaintyRecord]
+    # Energy the counters put into intervals beyond the meter's maximum power, not placed.
+    unplaced_energy_j: NotRequired[float]
     # A run that writes no report file keeps records only for the tests the terminal shows.
     test_count: NotRequired[int]
     # Process scope (and every pytest-xdist controller):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pytest_carbon.session.shard import CI_VARIABLES
@@ -96,5 +98,13 @@ def energy_suite(pytester, powercap, monkeypatch):
     powercap.zone("intel-rapl:0", "package-0")
     monkeypatch.setenv("PYTEST_CARBON_POWERCAP_ROOT", str(powercap.root))
     monkeypatch.setenv("COLUMNS", "300")  # keep short-summary lines whole
+    # burn() spends joules without CPU time: the run's share of them (process scope, the
+    # default) would follow the machine's load. Machine scope charges them exactly, and
+    # the strict budget rule judges them exactly (the band rule would pass a figure over
+    # its limit by less than the counter's resolution at this suite's made-up power).
+    monkeypatch.setenv(
+        "PYTEST_ADDOPTS",
+        os.environ.get("PYTEST_ADDOPTS", "") + " --carbon-scope=machine --carbon-budget-rule=strict",
+    )
     pytester.makepyfile(energy=ENERGY_HELPER)
     return pytester

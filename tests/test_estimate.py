@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from pytest_carbon.meters import estimate
+from pytest_carbon.meters.clocks import CLOCKS, Clocks
 from pytest_carbon.meters.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
 from pytest_carbon.meters.cputime import MachineCpuTime
 from pytest_carbon.meters.estimate import EstimateMeter, cpu_power_model
@@ -77,10 +79,11 @@ def test_cgroup_quota(tmp_path):
 def test_estimate_follows_the_cpu_power_model(monkeypatch):
     clocks = FakeClocks()
     others = [0.0]  # busy CPU-seconds of the machine's other processes
-    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
-    monkeypatch.setattr(estimate, "_process_time", clocks.process_time)
     monkeypatch.setattr(MachineCpuTime, "_others_now", lambda self: others[0])
-    meter = EstimateMeter(frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
+    monkeypatch.setattr(estimate, "shared_machine_cpu_time", MachineCpuTime)
+    meter = EstimateMeter(
+        frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2), clocks=clocks.clocks()
+    )
     meter.start()
     try:
         (before,) = meter.read()
@@ -105,6 +108,9 @@ def test_estimate_follows_the_cpu_power_model(monkeypatch):
 class FakeClocks:
     """The wall clock and this process's CPU time as the estimate meter sees them."""
 
+    def clocks(self) -> Clocks:
+        return Clocks(lambda: self.t, self.process_time, os.times, CLOCKS.wall)
+
     def __init__(self) -> None:
         self.t = 1000.0
         self.cpu = 5.0
@@ -121,10 +127,11 @@ class FakeClocks:
 
 def test_own_cpu_time_is_read_at_most_once_per_gap(monkeypatch):
     clocks = FakeClocks()
-    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
-    monkeypatch.setattr(estimate, "_process_time", clocks.process_time)
     monkeypatch.setattr(MachineCpuTime, "refresh_s", 1e9)  # hold the other processes' share
-    meter = EstimateMeter(frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
+    monkeypatch.setattr(estimate, "shared_machine_cpu_time", MachineCpuTime)
+    meter = EstimateMeter(
+        frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2), clocks=clocks.clocks()
+    )
     assert meter.own_cpu_read_gap_s == 0.001
     meter.start()
     idle_w = meter.model.vcpus * meter.model.min_w
@@ -169,72 +176,62 @@ def test_own_cpu_time_is_read_at_most_once_per_gap(monkeypatch):
         meter.close()
 
 
-def test_memory_is_polled_at_readings_until_an_interval_runs_long(monkeypatch):
-    clocks = FakeClocks()
-    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
-    monkeypatch.setattr(estimate, "_process_time", clocks.process_time)
-    monkeypatch.setattr(MachineCpuTime, "refresh_s", 1e9)
-    in_use = [4e9]
-    monkeypatch.setattr(estimate, "memory_in_use_bytes", lambda: in_use[0])
-    meter = EstimateMeter(frozenset({"cpu", "memory"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2))
+def memory_meter(monkeypatch, clocks, in_use):
+    monkeypatch.setattr(estimate, "memory_in_use_bytes", lambda: in_use[0] * 1e9)
+    meter = EstimateMeter(frozenset({"memory"}), cpu=BASE, clocks=clocks.clocks())
     meter.start()
-    sampler_started: list[float] = []
-    meter.poll_at_readings(lambda: sampler_started.append(clocks.t))
+    return meter
+
+
+def test_memory_is_integrated_through_a_long_interval(monkeypatch):
+    """8 GB held for 5 s and freed at its end: charged 8 GB for 5 s, not the wattage at
+    either end for the whole interval; the thread polls every second from the start."""
+    clocks = FakeClocks()
+    in_use = [8.0]
+    meter = memory_meter(monkeypatch, clocks, in_use)
     watts_per_gb = meter.memory_w_per_gb
-    last = meter.read()[1]
-
-    def memory_joules(seconds: float, gb_in_use: float) -> float:
-        nonlocal last
-        clocks.advance(seconds, busy=0.0)
-        in_use[0] = gb_in_use * 1e9
-        joules = meter.read()[1] - last
-        last += joules
-        return joules
-
+    assert meter.poll_interval_s == 1.0
     try:
-        # Not due yet (every 1 s): the wattage from the last refresh.
-        assert memory_joules(0.5, 8) == pytest.approx(4 * watts_per_gb * 0.5)
-        # Due: refreshed at this reading, and the interval gets the mean of its two ends.
-        assert memory_joules(0.6, 8) == pytest.approx((4 + 8) / 2 * watts_per_gb * 0.6)
-        assert memory_joules(0.5, 2) == pytest.approx(8 * watts_per_gb * 0.5)
-        assert sampler_started == []  # no interval ran over a second
-        # A long interval: its ends averaged, and the sampler thread is asked to start.
-        assert memory_joules(2.0, 2) == pytest.approx((8 + 2) / 2 * watts_per_gb * 2.0)
-        assert sampler_started == [clocks.t]
-        # From then on the thread polls (here a stub that never does): readings do not.
-        assert memory_joules(1.5, 16) == pytest.approx(2 * watts_per_gb * 1.5)
-        assert len(sampler_started) == 1
+        (before,) = meter.read()
+        for _ in range(5):  # the first, long test: the sampler polls through it
+            clocks.advance(1.0, busy=0.0)
+            meter.poll()
+        in_use[0] = 2.0  # freed just before the test ends
+        (after,) = meter.read()
+        assert after - before == pytest.approx(8 * watts_per_gb * 5.0)
+        # Held for the last 1.5 s only: charged for those 1.5 s (to within one poll).
+        clocks.advance(0.5, busy=0.0)
+        meter.poll()  # sees 2 GB
+        in_use[0] = 8.0
+        (start,) = meter.read()
+        for _ in range(2):
+            clocks.advance(1.0, busy=0.0)
+            meter.poll()
+        (end,) = meter.read()
+        assert end - start == pytest.approx((2 * 0.5 + 8 * 1.5) * watts_per_gb)
     finally:
         meter.close()
 
 
-def test_the_sampler_thread_waits_for_a_long_interval_when_only_the_estimate_polls(monkeypatch):
-    from pytest_carbon.meters.meter_set import MeterSet
-
+def test_memory_readings_between_polls_never_decrease(monkeypatch):
     clocks = FakeClocks()
-    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
-    meters = MeterSet([EstimateMeter(frozenset({"cpu", "memory"}))])
-    meters.start()
+    in_use = [8.0]
+    meter = memory_meter(monkeypatch, clocks, in_use)
     try:
-        assert meters._sampler is not None and not meters._sampler.running
-        clocks.advance(0.2, busy=0.0)
-        meters.read()
-        assert not meters._sampler.running
-        clocks.advance(1.5, busy=0.0)
-        meters.read()
-        assert meters._sampler.running
+        readings = []
+        for step in range(20):
+            clocks.advance(0.3, busy=0.0)
+            in_use[0] = 8.0 if step % 3 else 0.5
+            if step % 4 == 0:
+                meter.poll()
+            readings.append(meter.read()[0])
+        assert readings == sorted(readings)
     finally:
-        meters.close()
-    assert not meters._sampler.running
+        meter.close()
 
 
 THREADS_SUITE = """
 import threading
-import time
-
-
-def test_{first}():
-    time.sleep({seconds})
 
 
 def test_threads():
@@ -243,12 +240,11 @@ def test_threads():
 """
 
 
-@pytest.mark.parametrize(("first", "seconds", "expected"), [("quick", 0.0, "none"), ("long", 1.3, "sampler")])
-def test_a_run_starts_the_sampler_thread_only_after_a_long_interval(pytester, first, seconds, expected):
-    pytester.makepyfile(test_threads=THREADS_SUITE.format(first=first, seconds=seconds))
+def test_the_sampler_thread_polls_memory_from_the_start(pytester):
+    pytester.makepyfile(test_threads=THREADS_SUITE)
     result = pytester.runpytest_subprocess("-s", "-p", "no:randomly", "--carbon-meters=estimate")
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines([f"*THREADS {expected}*"])
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*THREADS sampler*"])
 
 
 def test_memory_term_uses_memory_in_use(monkeypatch, tmp_path):
@@ -257,9 +253,8 @@ def test_memory_term_uses_memory_in_use(monkeypatch, tmp_path):
     read_meminfo = estimate.memory_in_use_bytes
     assert read_meminfo(str(meminfo)) == 4_000_000 * 1024  # total - available
     clocks = FakeClocks()
-    monkeypatch.setattr(estimate, "_perf_counter", lambda: clocks.t)
     monkeypatch.setattr(estimate, "memory_in_use_bytes", lambda: read_meminfo(str(meminfo)))
-    meter = EstimateMeter(frozenset({"memory"}))
+    meter = EstimateMeter(frozenset({"memory"}), clocks=clocks.clocks())
     meter.start()
     try:
         clocks.advance(0.1, busy=0.0)
@@ -283,7 +278,9 @@ def test_busy_test_is_charged_for_its_cpu_time(pytester):
                 pass
         """
     )
-    pytester.runpytest("--carbon-meters=estimate", "--carbon-json=r.json").assert_outcomes(passed=2)
+    pytester.runpytest("--carbon-meters=estimate", "--carbon-scope=machine", "--carbon-json=r.json").assert_outcomes(
+        passed=2
+    )
     tests = {t["nodeid"].split("::")[1]: t for t in json.loads((pytester.path / "r.json").read_text())["tests"]}
     model = cpu_power_model(read_cpuinfo())
     floor = model.vcpus * model.min_w

@@ -27,7 +27,10 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 @pytest.fixture
 def plugins_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner runs load every installed plugin (the suite's default leaves some out)."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "")
+    import os
+    import re
+
+    monkeypatch.setenv("PYTEST_ADDOPTS", re.sub(r"-p no:\S+", "", os.environ.get("PYTEST_ADDOPTS", "")))
 
 
 # -- pytest-rerunfailures --------------------------------------------------------------

@@ -163,7 +163,9 @@ def test_plugin_attributes_rapl_energy_to_the_test_that_used_it(pytester, powerc
     powercap.zone("intel-rapl:1", "psys", energy_uj=0)
     pytester.makepyfile(SUITE_WRITING_ENERGY)
     monkeypatch.setenv("PYTEST_CARBON_POWERCAP_ROOT", str(powercap.root))
-    result = pytester.runpytest_subprocess("--carbon-meters=rapl", "--carbon-json=report.json")
+    result = pytester.runpytest_subprocess(
+        "--carbon-meters=rapl", "--carbon-scope=machine", "--carbon-json=report.json"
+    )
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["carbon: rapl package-0, package-0/dram [[]measured[]]*"])
     report = json.loads((pytester.path / "report.json").read_text())

@@ -160,12 +160,12 @@ def test_summary_shows_session_meters_top_tests_and_verdicts(energy_suite):
     result.stdout.fnmatch_lines(
         [
             "*= carbon footprint =*",
-            "session: 14.0 J, 14.0 mgCO2e in *s, measured by rapl",
+            "session: 14.0 J ± *, 14.0 mgCO2e in *s, measured by rapl",
             "  by meter: rapl 14.0 J (package-0 14.0 J)",
             "  where: tests 14.0 J (100%)*",
             "top 2 of 3 tests:*",
-            "*9.00 J*9.00 mgCO2e*test_s.py::test_big",
-            "*4.00 J*4.00 mgCO2e*test_s.py::test_medium",
+            "*9.00 J*9.00 mgCO2e*test_s.py::test_big  (± *)",
+            "*4.00 J*4.00 mgCO2e*test_s.py::test_medium  (± *)",
             "all 1 tests with a budget are within it",
             "session within carbon budget: 14.0 mgCO2e <= 20.0 mgCO2e (from --carbon-budget)",
             "how measured: rapl package-0 [[]measured[]] | intensity 3600 gCO2e/kWh*",
@@ -182,7 +182,7 @@ def test_quiet_shortens_and_verbose_lengthens(energy_suite):
     assert "top " not in section and "how measured" not in section
     verbose = energy_suite.runpytest(*ONE_JOULE_ONE_MG, "-v")
     verbose.stdout.fnmatch_lines(
-        ["all tests:*", "*test_s.py::test_big", "*setup 0 J/*s, call 9.00 J/*s, teardown 0 J/*s"]
+        ["all tests:*", "*test_s.py::test_big*", "*setup 0 J/*s, call 9.00 J/*s, teardown 0 J/*s"]
     )
     assert "test_s.py::test_small" in verbose.stdout.str().split("carbon footprint")[1]
 

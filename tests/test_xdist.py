@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from conftest import PowercapTree
@@ -89,7 +90,9 @@ RAPL = "--carbon-meters=rapl"
 
 
 @pytest.fixture
-def suite(energy_suite, tmp_path):
+def suite(energy_suite, tmp_path, monkeypatch):
+    # The default (process) scope: what these tests are about.
+    monkeypatch.setenv("PYTEST_ADDOPTS", os.environ["PYTEST_ADDOPTS"].replace("--carbon-scope=machine", ""))
     for worker in ("gw0", "gw1"):
         PowercapTree(tmp_path / f"powercap-{worker}").zone("intel-rapl:0", "package-0")
     energy_suite.makepyprojecttoml(PYPROJECT)
@@ -224,7 +227,7 @@ def test_every_distribution_mode(suite, dist):
 def test_without_workers_the_run_is_serial(suite, args):
     result, report = run(suite, RAPL, *args)
     result.assert_outcomes(passed=9, failed=3)
-    assert report["session"]["scope"] == "machine"
+    assert report["session"]["scope"] == "process"  # the default, serial runs included
     assert "workers" not in report["session"]
 
 

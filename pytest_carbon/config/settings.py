@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pytest_carbon.carbon.model import parse_pue, resolve_intensity
 from pytest_carbon.meters.discovery import parse_meter_list
 from pytest_carbon.meters.gpu_devices import parse_gpus
+from pytest_carbon.meters.proctree import parse_includes
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.values.numbers import finite_number_or_text
 from pytest_carbon.values.quantities import Quantity, parse_quantity
@@ -203,10 +204,30 @@ OPTIONS: list[OptionSpec] = [
         "--carbon-scope",
         "carbon_scope",
         _choice("process", "machine"),
-        None,
-        "charge tests the whole machine's energy (machine) or this process tree's share (process); "
-        "default: process under pytest-xdist, machine otherwise",
+        "process",
+        "charge tests this run's own energy: its process tree's share of the machine (process, the "
+        "default), or everything the machine used while they ran (machine)",
         "process|machine",
+    ),
+    OptionSpec(
+        "include",
+        "--carbon-include",
+        "carbon_include",
+        parse_includes,
+        (),
+        "charge the run with other processes the tests drive: comma-separated name:COMMAND, "
+        "pidfile:PATH or cgroup:PATH (e.g. name:ollama,pidfile:/run/postgres.pid)",
+        "LIST",
+    ),
+    OptionSpec(
+        "budget_rule",
+        "--carbon-budget-rule",
+        "carbon_budget_rule",
+        _choice("band", "strict"),
+        "band",
+        "band (default): a figure over its budget by less than its resolution passes as 'within "
+        "uncertainty'; strict: any figure over its budget fails",
+        "band|strict",
     ),
     OptionSpec(
         "top",
@@ -391,7 +412,7 @@ def shown(value: object) -> str:
     if isinstance(value, Quantity):
         return value.text
     if isinstance(value, (tuple, list)):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(str(getattr(v, "text", v)) for v in value) or "none"
     describe = getattr(value, "describe", None)  # an Intensity
     return str(describe()) if callable(describe) else str(value)
 

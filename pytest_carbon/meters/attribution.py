@@ -1,64 +1,53 @@
-"""Per-process attribution: the share of the machine's energy that belongs to this process.
+"""What a run is charged: its own share of what the meters see, and guards on every figure.
 
-Every meter sees the whole machine. With several pytest-xdist workers on one machine each
-worker would otherwise claim every joule. For each interval between two boundaries:
+Every meter sees the whole machine. For each interval between two readings, with E the
+machine's energy on a channel over dt seconds, S = min(E, static power x dt) its static
+part (idle power, memory held) and D = E - S its dynamic part:
 
-    u = min(1, busy CPU-seconds of the machine / (vCPUs x seconds))      machine active ratio
-    s = min(1, CPU-seconds of this process tree / busy CPU-seconds of the machine)
-    n = workers active at the time
-    attributed = E x (u x s + (1 - u) / n)       for CPU, memory and platform channels
-    attributed = E x g                          for GPU channels: g = 1 when the GPU is
-                                                this worker's alone; when workers share it,
-                                                this process tree's share of the GPU's
-                                                utilisation where the driver reports it per
-                                                process (NVML), else 1 / n
+    c = CPU-seconds of the run's process tree (live descendants and named processes too)
+    B = busy CPU-seconds of the whole machine
+    process scope:  charged = S x c / (vCPUs x dt)  +  D x min(1, c / B)
+    memory held:    charged = E x min(1, resident bytes of the run's tree / bytes in use)
+                    (the estimate's memory term: the run pays for what it holds)
+    machine scope:  charged = E
+    GPU channels:   charged = E x g (g = 1 for a GPU of the run's own; where workers
+                    share it, the run's share of NVML per-process utilisation, else 1/n)
 
-so the dynamic energy follows CPU time (as Kepler does) and idle energy is shared by the
-workers that keep the machine on. See docs/methodology.md.
+So static power is paid per CPU-second the run used (a vCPU's share of the machine's
+idle power for each second it kept one busy), and dynamic power follows CPU time as in
+Kepler. Neither depends on how long the run waited for a CPU: a busy neighbour that
+stretches the wall time changes neither c nor the run's share of D. See
+docs/methodology.md.
+
+Guards, in both scopes: a channel that runs backwards or a clock that does is not
+charged (and is reported); no interval is charged more than the channel's maximum power
+(an estimate's model) times its duration: what tick-granular CPU counters put into a
+short interval beyond that is carried to the next intervals that have room, up to a
+cap, and what is left is reported, not charged.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import time
 from collections.abc import Callable, Sequence
+from operator import add, sub
 
 from pytest_carbon.meters.base import Meter
-from pytest_carbon.meters.cputime import MachineCpuTime
+from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
+from pytest_carbon.meters.proctree import TreeCpuTime
 
-_perf_counter = time.perf_counter
-_process_time = time.process_time
+# Intervals at least this long (summed) give an estimate of a measured channel's idle power.
+IDLE_WINDOW_S = 0.5
+# At most this many seconds of a channel's maximum power wait to be charged later.
+CARRY_S = 0.05
 
-
-class ProcessTreeCpuTime:
-    """CPU-seconds of this process (precise, every call) and of its children that have
-    exited (from times(2), tick-granular, refreshed at most every `refresh_s`)."""
-
-    refresh_s = 0.01
-
-    def __init__(self) -> None:
-        self._own_start = _process_time()
-        self._children_start = self._children_now()
-        self._children = 0.0
-        self._refreshed_at = _perf_counter()
-
-    @staticmethod
-    def _children_now() -> float:
-        times = os.times()
-        return times.children_user + times.children_system
-
-    def seconds(self, now: float) -> float:
-        if now - self._refreshed_at >= self.refresh_s:
-            self._children = self._children_now() - self._children_start
-            self._refreshed_at = now
-        return _process_time() - self._own_start + self._children
-
-    def close(self) -> None:
-        pass
+Recover = Callable[[BaseException, list[float]], tuple[Callable[[], list[float]], list[float]]]
 
 
 class ActiveWorkers:
-    """How many workers are running now.
+    """How many workers are running now (to split a shared GPU evenly where the driver
+    does not say who uses it).
 
     Local xdist workers are child processes of the controller, so the live children of
     our parent are counted (at most once a second), at most `total`: the workers sent to
@@ -90,7 +79,8 @@ class ActiveWorkers:
 
 
 class Attributor:
-    """Wraps a meter-set read: returns `[t, attributed joules per channel]`, cumulative."""
+    """Wraps a meter-set read: returns `[t, charged joules per channel]`, cumulative,
+    never decreasing."""
 
     gpu_refresh_s = 1.0
 
@@ -101,13 +91,40 @@ class Attributor:
         vcpus: int,
         workers: ActiveWorkers | None,
         gpu_exclusive: bool,
+        *,
+        process: bool = True,
+        tree: TreeCpuTime | None = None,
+        recover: Recover | None = None,
+        machine_cpu: MachineCpuTime | None = None,
     ) -> None:
         self._read = read
+        self._recover = recover
         self.vcpus = max(1, vcpus)
-        self.workers = workers  # None: no share of idle energy (the xdist controller)
+        self.process = process  # False: machine scope (guards only)
+        self.workers = workers
         self.gpu_exclusive = gpu_exclusive
+        self.tree = tree if tree is not None or not process else TreeCpuTime()
         channels = [channel for meter in meters for channel in meter.channels]
+        count = len(channels)
         self._gpu = [channel.component == "gpu" for channel in channels]
+        self._any_gpu = any(self._gpu)
+        static: list[float | None] = []
+        bound: list[float | None] = []
+        for meter in meters:
+            static.extend(_per_channel(meter.static_power_w(), len(meter.channels)))
+            bound.extend(_per_channel(meter.max_power_w(), len(meter.channels)))
+        self._static_known = [value is not None for value in static]
+        # Idle power of channels that must infer it: the lowest seen over IDLE_WINDOW_S.
+        self.static_w = [value if value is not None else math.inf for value in static]
+        self._inferred = [
+            i for i, known in enumerate(self._static_known) if not known and channels[i].component != "gpu"
+        ]
+        self._window_s = 0.0  # seconds and joules gathered towards one estimate
+        self._window_j = [0.0] * count
+        self.max_w = bound
+        self._carry = [0.0] * count
+        self.dropped_j = [0.0] * count  # beyond the cap: reported, never charged
+        self.backwards: list[str] = []  # what ran backwards, for the warnings
         # (first channel index, meter) for GPU meters that can say who uses the GPU
         self._gpu_meters: list[tuple[int, Meter]] = []
         offset = 0
@@ -118,48 +135,151 @@ class Attributor:
         self._gpu_shares: dict[int, float] = {}
         self._gpu_refreshed_at = -1e9
         self.gpu_split: set[str] = set()  # how shared GPUs were split: "utilisation", "even"
-        self._machine_cpu = MachineCpuTime()
-        self._process_cpu = ProcessTreeCpuTime()
+        self._machine_cpu: MachineCpuTime | None = None
+        if process:
+            self._machine_cpu = machine_cpu if machine_cpu is not None else shared_machine_cpu_time()
         first = read()
-        self.machine_start = first
-        self._last = first
-        self._last_machine = self._machine_cpu.busy_seconds(first[0])
-        self._last_process = self._process_cpu.seconds(first[0])
-        self._attributed = [0.0] * (len(first) - 1)
+        self.machine_start = list(first)
+        self._last = list(first)
+        self._t = first[0]
+        self._last_own = self.tree.own(first[0]) if self.tree is not None else 0.0
+        self._last_rest = self.tree.rest(first[0]) if self.tree is not None else 0.0
+        self._last_others = self._machine_cpu.others_at(first[0]) if self._machine_cpu else 0.0
+        # per channel: (index, GPU?, static power known?, maximum power or None, the meter
+        # whose memory-held channel this is, or None)
+        holders: list[Meter | None] = []
+        for meter in meters:
+            holds = meter.held_bytes() is not None
+            holders.extend(meter if holds and channel.component == "memory" else None for channel in meter.channels)
+        self._plan = [(i, self._gpu[i], self._static_known[i], limit, holders[i]) for i, limit in enumerate(bound)]
+        self.machine_busy_s = 0.0  # machine CPU-seconds and this run's, over the session
+        self.run_cpu_s = 0.0
+        self.machine_j = [0.0] * count  # the machine's energy per channel, as measured
+        self.dynamic_j = [0.0] * count  # its dynamic part
+        self._charged = [0.0] * count
 
     def read(self) -> list[float]:
-        now = self._read()
+        try:
+            now = self._read()
+        except Exception as error:
+            if self._recover is None:
+                raise
+            self._read, now = self._recover(error, self._last)
         t = now[0]
-        machine = self._machine_cpu.busy_seconds(t)
-        process = self._process_cpu.seconds(t)
         last = self._last
         elapsed = t - last[0]
-        busy = machine - self._last_machine
-        own = process - self._last_process
-        active = min(1.0, busy / (self.vcpus * elapsed)) if elapsed > 0 else 0.0
-        share = min(1.0, own / busy) if busy > 0 else 0.0
-        if self.workers is None:
-            cpu_weight = active * share
-            gpu_weight = 0.0
-        else:
-            n = self.workers.count(t)
-            cpu_weight = active * share + (1.0 - active) / n
-            gpu_weight = 1.0 if self.gpu_exclusive else 1.0 / n
-            if self._gpu_meters and not self.gpu_exclusive and t - self._gpu_refreshed_at >= self.gpu_refresh_s:
-                self._refresh_gpu_shares(t)
-        gpu_shares = self._gpu_shares
-        attributed = self._attributed
-        gpu = self._gpu
-        for i in range(len(attributed)):
-            delta = now[i + 1] - last[i + 1]
-            if gpu[i]:
-                attributed[i] += delta * gpu_shares.get(i, gpu_weight)
+        if elapsed < 0:
+            self.backwards.append(f"the clock ran backwards by {-elapsed:.6f} s")
+            elapsed = 0.0
+        self._t += elapsed
+        charged = self._charged
+        deltas = self._deltas(now, last)
+        if not self.process:
+            for i, _, _, bound, _ in self._plan:
+                delta = deltas[i]
+                charged[i] += self._bounded(i, delta, bound * elapsed, bound) if bound is not None else delta
+            self._last = now
+            return [self._t, *charged]
+        tree, machine = self.tree, self._machine_cpu
+        assert tree is not None and machine is not None
+        # One read of this process's CPU time serves both: the run's tree is this process
+        # plus its descendants, the machine's busy time this process plus the rest.
+        own_now = tree.own(t)
+        rest_now = tree.rest(t)
+        others_now = machine.others_at(t)
+        own = own_now - self._last_own
+        rest = rest_now - self._last_rest
+        others = others_now - self._last_others
+        self._last_own, self._last_rest, self._last_others = own_now, rest_now, others_now
+        if rest < 0:
+            rest = 0.0
+        if others < 0:
+            others = 0.0
+        run = own + rest
+        # The machine's busy time holds the run's: the tree's ticks may come before the
+        # machine's, never counted as less than the run's own.
+        busy = own + others if own + others > run else run
+        self.machine_busy_s += busy
+        self.run_cpu_s += run
+        # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
+        # than it could use; the maximum-power bound carries that on.
+        static_share = run / (self.vcpus * elapsed) if elapsed > 0 else 0.0
+        dynamic_share = run / busy if busy > 0 else 0.0
+        gpu_weight = 1.0
+        if self._any_gpu and not self.gpu_exclusive:
+            if self._gpu_meters and self._t - self._gpu_refreshed_at >= self.gpu_refresh_s:
+                self._refresh_gpu_shares(self._t)
+            gpu_weight = 1.0 / self.workers.count(t) if self.workers is not None else 0.0
+        static_w = self.static_w
+        dynamic_j = self.dynamic_j
+        carry = self._carry
+        for i, gpu, known, bound, holder in self._plan:
+            delta = deltas[i]
+            if gpu:
+                share = delta * self._gpu_shares.get(i, gpu_weight)
+            elif holder is not None:
+                # Memory held: the part the run's tree holds, for as long as it holds it.
+                held = holder.held_bytes() or 0.0
+                share = delta * min(1.0, tree.rss_bytes / held) if held > 0 else 0.0
             else:
-                attributed[i] += delta * cpu_weight
+                power = static_w[i]
+                if power == math.inf:  # all static (memory held), or no idle estimate yet
+                    static = delta if known else 0.0
+                else:
+                    static = power * elapsed
+                    if static > delta:
+                        static = delta
+                dynamic_j[i] += delta - static
+                share = static * static_share + (delta - static) * dynamic_share
+            if bound is not None and (share > bound * elapsed or carry[i]):
+                share = self._bounded(i, share, bound * elapsed, bound)
+            charged[i] += share
         self._last = now
-        self._last_machine = machine
-        self._last_process = process
-        return [t, *attributed]
+        if self._inferred:
+            self._infer_idle(now, last, elapsed)
+        return [self._t, *charged]
+
+    def _infer_idle(self, now: list[float], last: list[float], elapsed: float) -> None:
+        """A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S."""
+        self._window_s += elapsed
+        window = self._window_j
+        for i in self._inferred:
+            window[i] += max(0.0, now[i + 1] - last[i + 1])
+        if self._window_s >= IDLE_WINDOW_S:
+            for i in self._inferred:
+                power = window[i] / self._window_s
+                if power < self.static_w[i]:
+                    self.static_w[i] = power
+                window[i] = 0.0
+            self._window_s = 0.0
+
+    def _deltas(self, now: list[float], last: list[float]) -> list[float]:
+        """The machine's energy per channel over the interval; a channel that ran
+        backwards counts 0 (and is reported)."""
+        deltas = list(map(sub, now[1:], last[1:]))
+        if deltas and min(deltas) < 0:
+            for i, delta in enumerate(deltas):
+                if delta < 0:
+                    self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
+                    deltas[i] = 0.0
+        self.machine_j = list(map(add, self.machine_j, deltas))
+        return deltas
+
+    def _bounded(self, i: int, share: float, room: float, bound: float) -> float:
+        """No interval above the channel's maximum power: the excess waits for room."""
+        carry = self._carry[i]
+        if carry > 0.0:
+            share += carry
+            carry = 0.0
+        if share > room:
+            carry = share - room
+            share = room
+            cap = bound * CARRY_S
+            if carry > cap:
+                self.dropped_j[i] += carry - cap
+                carry = cap
+        self._carry[i] = carry
+        return share
 
     def _refresh_gpu_shares(self, t: float) -> None:
         self._gpu_refreshed_at = t
@@ -184,11 +304,81 @@ class Attributor:
 
     def machine_totals(self) -> list[float]:
         """Joules per channel the whole machine used between the first and the last read."""
-        return [after - before for before, after in zip(self.machine_start[1:], self._last[1:])]
+        return list(self.machine_j)
+
+    def mean_power_by_meter(self, meters: Sequence[Meter]) -> dict[str, float]:
+        """Each meter's mean power over the session so far (the whole machine's)."""
+        elapsed = self._t - self.machine_start[0]
+        found: dict[str, float] = {}
+        offset = 0
+        for meter in meters:
+            joules = sum(self.machine_j[offset : offset + len(meter.channels)])
+            found[meter.name] = joules / elapsed if elapsed > 0 else 0.0
+            offset += len(meter.channels)
+        return found
+
+    @property
+    def saw_ticks(self) -> bool:
+        """Whether tick-granular CPU time (descendants, named processes) entered the share."""
+        return self.tree is not None and self.tree.ticked
+
+    def joules_per_cpu_second(self) -> float:
+        """What a CPU-second of the run cost over the session, on the non-GPU channels:
+        a vCPU's share of the static power plus the dynamic energy per busy CPU-second."""
+        static = sum(w for w, g in zip(self.static_w, self._gpu) if not g and w != math.inf)
+        dynamic = sum(j for j, g in zip(self.dynamic_j, self._gpu) if not g)
+        static_memory = sum(
+            j for j, g, w in zip(self.machine_j, self._gpu, self.static_w) if not g and w == math.inf
+        ) / max(self._t - self.machine_start[0], 1e-9)
+        per_busy = dynamic / self.machine_busy_s if self.machine_busy_s > 0 else 0.0
+        return (static + static_memory) / self.vcpus + per_busy
+
+    def warnings(self) -> list[str]:
+        found = []
+        if self.backwards:
+            found.append(
+                f"a clock or counter ran backwards {len(self.backwards)} time(s) ({self.backwards[0]}): "
+                "those intervals were not charged"
+            )
+        dropped = sum(self.dropped_j)
+        if dropped > 0:
+            found.append(
+                f"{dropped:.3g} J that the counters put into intervals beyond the meter's maximum power "
+                "could not be placed and was not charged"
+            )
+        return found
 
     def close(self) -> None:
-        self._machine_cpu.close()
-        self._process_cpu.close()
+        if self.tree is not None:
+            self.tree.close()
+
+
+def included_notes(attributor: Attributor) -> list[str]:
+    """The summary's word on each process named with --carbon-include."""
+    if attributor.tree is None:
+        return []
+    notes = []
+    for included in attributor.tree.included_cpu():
+        what = included.spec.text
+        if included.problem is not None and not included.pids and included.cpu_s == 0:
+            notes.append(f"included {what}: nothing charged ({included.problem})")
+        elif included.spec.kind == "cgroup":
+            notes.append(f"included {what}: {included.cpu_s:.3f} CPU-s charged to the run")
+        elif not included.pids:
+            notes.append(f"included {what}: no such process was found, nothing charged")
+        else:
+            pids = ", ".join(str(pid) for pid in sorted(included.pids)[:5])
+            more = f" and {len(included.pids) - 5} more" if len(included.pids) > 5 else ""
+            notes.append(
+                f"included {what}: process {pids}{more}, {included.cpu_s:.3f} CPU-s charged to the run "
+                "and to the tests running"
+            )
+    return notes
+
+
+def _per_channel(values: tuple[float | None, ...], count: int) -> list[float | None]:
+    found = list(values)[:count]
+    return found + [None] * (count - len(found))
 
 
 def gpu_split_note(attributor: Attributor) -> str:

@@ -46,7 +46,6 @@ class Meter:
     # Shown as notes in the report (GPU choice, MIG, CPU recognition).
     notes: tuple[str, ...] = ()
     # Capabilities, off unless a meter says otherwise.
-    polls_at_readings: bool = False  # can poll at readings until an interval runs long
     reports_process_use: bool = False  # process_shares() answers for shared GPUs
     interpolates: bool = False  # interpolation_state() says how much is extrapolated
 
@@ -71,11 +70,6 @@ class Meter:
         (the shortest path per boundary); None where the meter has none. Valid after start()."""
         return None
 
-    def poll_at_readings(self, start_sampler: Callable[[], object]) -> None:
-        """Only where `polls_at_readings`: poll at readings instead of from the sampler
-        thread, calling `start_sampler` once an interval runs longer than the poll period."""
-        raise NotImplementedError
-
     def settle(self) -> None:
         """Before the session's last read: stop extrapolating and take exact values."""
 
@@ -83,6 +77,23 @@ class Meter:
         """Only where `reports_process_use`: per channel, the share of the device's recent
         use that belongs to `pids` (None where the driver does not say)."""
         return [None] * len(self.channels)
+
+    def static_power_w(self) -> tuple[float | None, ...]:
+        """Per channel: the power drawn whoever runs (idle, or memory held), in watts;
+        `inf` where all of a channel's energy is static, None where it must be inferred
+        from the lowest power observed (a measured counter)."""
+        return (None,) * len(self.channels)
+
+    def max_power_w(self) -> tuple[float | None, ...]:
+        """Per channel: the most power the channel can draw, where the meter knows it (an
+        estimate's model); an interval is never charged more than this. None: no bound."""
+        return (None,) * len(self.channels)
+
+    def held_bytes(self) -> float | None:
+        """Where a channel's energy is for memory held (the estimate's memory term): the
+        bytes it is for now, so a process holding part of them pays that part. None: no
+        such channel."""
+        return None
 
     def interpolation_state(self) -> tuple[int, float]:
         """Only where `interpolates`: (fewest counter updates seen on any channel, joules

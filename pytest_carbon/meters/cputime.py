@@ -9,14 +9,17 @@ which is costlier and only ticks every 10 ms, so it is refreshed at most every
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
+
+from pytest_carbon.meters.clocks import CLOCKS
 
 
 class MachineCpuTime:
     refresh_s = 0.01
 
     def __init__(self) -> None:
+        self._process_time = CLOCKS.process_time
+        self._times = CLOCKS.times
         self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._machine_fd: int | None = None
         self._cgroup = _container_cpu_stat()
@@ -28,10 +31,10 @@ class MachineCpuTime:
             else:
                 self._machine_fd = os.open("/proc/stat", os.O_RDONLY)
                 self.source = "/proc/stat"
-        self.own_start = time.process_time()
+        self.own_start = self._process_time()
         self._others_start = self._others_now()
         self.others = 0.0
-        self.refreshed_at = time.perf_counter()
+        self.refreshed_at = CLOCKS.now()
 
     def _machine_busy(self) -> float:
         if self._machine_fd is None:
@@ -49,11 +52,10 @@ class MachineCpuTime:
         # cpu user nice system idle iowait irq softirq steal ...
         return (int(fields[1]) + int(fields[2]) + int(fields[3]) + int(fields[6]) + int(fields[7])) / self._tick
 
-    @staticmethod
-    def _own_ticks() -> float:
+    def _own_ticks(self) -> float:
         # times(2): the same tick-granular figure as utime + stime in /proc/self/stat,
         # without reading and parsing the file.
-        times = os.times()
+        times = self._times()
         return times.user + times.system
 
     def _others_now(self) -> float:
@@ -65,16 +67,34 @@ class MachineCpuTime:
             self.others = others
         self.refreshed_at = now
 
+    def others_at(self, now: float) -> float:
+        """CPU-seconds the rest of the machine (all but this process) spent busy."""
+        if now - self.refreshed_at >= self.refresh_s:
+            self.refresh(now)
+        return self.others
+
     def busy_seconds(self, now: float) -> float:
         """CPU-seconds spent busy on the machine since this object was made."""
         if now - self.refreshed_at >= self.refresh_s:
             self.refresh(now)
-        return time.process_time() - self.own_start + self.others
+        return self._process_time() - self.own_start + self.others
 
     def close(self) -> None:
         if self._machine_fd is not None:
             os.close(self._machine_fd)
         self._machine_fd = None
+
+
+_SHARED: dict[int, MachineCpuTime] = {}
+
+
+def shared_machine_cpu_time() -> MachineCpuTime:
+    """One reader per process, shared by the estimate and the attribution, so both see
+    the same refreshed figure within an interval (and /proc/stat is read once)."""
+    found = _SHARED.get(os.getpid())
+    if found is None or found._machine_fd is None and found.source != "psutil":
+        found = _SHARED[os.getpid()] = MachineCpuTime()
+    return found
 
 
 def _container_cpu_stat(root: str = "/sys/fs/cgroup") -> str | None:

@@ -7,15 +7,15 @@ busy CPU-seconds. Memory: a fixed number of watts per GB of memory in use.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import math
 from typing import NamedTuple
 
 from pytest_carbon.data.constants import constant
 from pytest_carbon.data.tables import load_table
 from pytest_carbon.meters.base import Channel, Meter, Probe, Snapshot
+from pytest_carbon.meters.clocks import CLOCKS, Clocks
 from pytest_carbon.meters.cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
-from pytest_carbon.meters.cputime import MachineCpuTime
+from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
 
 POWER_TABLE = "ccf-coefficients:aws-2026"
 AVERAGE_ROW = "ccf-app:aws-average"
@@ -76,14 +76,9 @@ def memory_in_use_bytes(meminfo: str = "/proc/meminfo") -> float:
         return float(memory.total - memory.available)
 
 
-_perf_counter = time.perf_counter
-_process_time = time.process_time
-
-
 class EstimateMeter(Meter):
     name = "estimate"
     measured = False
-    polls_at_readings = True
     memory_refresh_s = 1.0
     # This process's CPU time is a system call to read (unlike the wall clock), and
     # pytest's own work between two test phases takes far less than this. Readings
@@ -91,11 +86,13 @@ class EstimateMeter(Meter):
     # next real read evens it out (see docs/methodology.md).
     own_cpu_read_gap_s = 0.001
 
-    def __init__(self, covers: frozenset[str], cpu: CpuInfo | None = None) -> None:
+    def __init__(self, covers: frozenset[str], cpu: CpuInfo | None = None, clocks: Clocks = CLOCKS) -> None:
         self.cpu = cpu or read_cpuinfo()
         self.model = cpu_power_model(self.cpu)
         self.memory_w_per_gb = constant("memory_w_per_gb").value
         self.covers = covers
+        self._now = clocks.now
+        self._process_time = clocks.process_time
         channels = []
         if "cpu" in covers:
             channels.append(Channel("estimate", "cpu", "cpu", (("model", self.model.describe()),)))
@@ -104,21 +101,23 @@ class EstimateMeter(Meter):
                 Channel("estimate", "memory", "memory", (("model", f"{self.memory_w_per_gb} W per GB in use"),))
             )
         self.channels = tuple(channels)
+        # The sampler thread refreshes the memory wattage from the start, so a long test
+        # is integrated through even when it is the first.
         self.poll_interval_s: float | None = self.memory_refresh_s if "memory" in covers else None
         self._clock: MachineCpuTime | None = None
 
     def start(self) -> None:
-        now = _perf_counter()
+        now = self._now()
         self._t0 = now
         if "cpu" in self.covers:
-            self._clock = MachineCpuTime()
-        self._memory_j = 0.0
-        self._memory_t = now
-        self._memory_w = self._memory_watts() if "memory" in self.covers else 0.0
+            self._clock = shared_machine_cpu_time()
+        # (joules at t, t, watts from t on): replaced whole by poll(), so the thread
+        # running the tests reads a consistent triple without a lock.
+        self._memory = (0.0, now, self._memory_watts() if "memory" in self.covers else 0.0)
+        self._memory_reported = 0.0
         self._idle_w = self.model.vcpus * self.model.min_w
         self._dynamic_w = self.model.max_w - self.model.min_w
         self._own_reported = 0.0
-        self._memory_due = float("inf")  # polled by the sampler thread unless poll_at_readings()
         self._refresh(now)
         self._read_own(now)
         self._snapshot: Snapshot = self.snapshot
@@ -129,6 +128,18 @@ class EstimateMeter(Meter):
 
     def snapshot_reader(self) -> Snapshot:
         return self._snapshot
+
+    def static_power_w(self) -> tuple[float | None, ...]:
+        # CPU: every vCPU's idle draw; memory: all of it is held, whoever runs.
+        return tuple(self._idle_w if c.component == "cpu" else math.inf for c in self.channels)
+
+    def max_power_w(self) -> tuple[float | None, ...]:
+        return tuple(self.model.vcpus * self.model.max_w if c.component == "cpu" else None for c in self.channels)
+
+    def held_bytes(self) -> float | None:
+        if "memory" not in self.covers:
+            return None
+        return self._memory[2] / self.memory_w_per_gb * 1e9
 
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
@@ -145,35 +156,12 @@ class EstimateMeter(Meter):
         self._refresh_due = now + clock.refresh_s
         self._cpu_offset = self._dynamic_w * (clock.others - clock.own_start) - self._idle_w * self._t0
 
-    def poll_at_readings(self, start_sampler: Callable[[], object]) -> None:
-        """Refresh the memory wattage at readings (at most every memory_refresh_s)
-        instead of from the sampler thread, until an interval runs longer than that:
-        then start the thread, so long tests are sampled through."""
-        self._start_sampler = start_sampler
-        self._memory_due = self._memory_t + self.memory_refresh_s
-
-    def _poll_at_reading(self, now: float) -> None:
-        watts = self._memory_watts()
-        # The interval since the last reading gets the mean of the wattage at its ends.
-        self._memory_j += (self._memory_w + watts) / 2 * (now - self._memory_t)
-        long_interval = now - self._memory_t >= self.memory_refresh_s
-        self._memory_t = now
-        self._memory_w = watts
-        if long_interval:
-            self._memory_due = float("inf")  # the sampler polls from now on
-            self._start_sampler()
-        else:
-            self._memory_due = now + self.memory_refresh_s
-
     def _read_own(self, now: float) -> float:
-        """This process's CPU seconds, read for real (and the others' CPU time and, when
-        polled inline, the memory refreshed when due); never less than a figure already
-        reported."""
+        """This process's CPU seconds, read for real (and the others' CPU time refreshed
+        when due); never less than a figure already reported."""
         if now >= self._refresh_due:
             self._refresh(now)
-        if now >= self._memory_due:
-            self._poll_at_reading(now)
-        own = self._own_real = _process_time()
+        own = self._own_real = self._process_time()
         self._own_real_t = now
         self._own_due = now + self.own_cpu_read_gap_s
         if own < self._own_reported:
@@ -184,16 +172,26 @@ class EstimateMeter(Meter):
     def read(self) -> tuple[float, ...]:
         return tuple(self._snapshot()[1:])
 
+    def _memory_j(self, now: float) -> float:
+        """Memory joules so far: the sampler's integral up to its last poll, then the
+        wattage it read there; never less than a figure already reported."""
+        joules, t, watts = self._memory
+        value = joules + watts * (now - t)
+        if value < self._memory_reported:
+            return self._memory_reported
+        self._memory_reported = value
+        return value
+
     def snapshot(self) -> list[float]:
         """`[t, *read()]` in one call, CPU and memory: the meter set's path when this is its
         only meter (snapshot_reader() gives the variant for the channels covered).
 
         The hot path: one clock read, a few multiplications, and this process's CPU time
         when the last real read is over `own_cpu_read_gap_s` old. Only the thread running
-        the tests reads; poll() only swaps in a new memory wattage (one attribute store),
+        the tests reads; poll() only swaps in a new memory triple (one attribute store),
         so no lock is needed.
         """
-        now = _perf_counter()
+        now = self._now()
         if now < self._own_due:
             # Counted busy since the last real read, anchored there, so an idle stretch
             # is never carried past the next real read.
@@ -204,9 +202,7 @@ class EstimateMeter(Meter):
                 own = self._own_reported
         else:
             own = self._read_own(now)
-        memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
-        self._memory_t = now
-        return [now, self._idle_w * now + self._dynamic_w * own + self._cpu_offset, memory_j]
+        return [now, self._idle_w * now + self._dynamic_w * own + self._cpu_offset, self._memory_j(now)]
 
     def _snapshot_cpu(self) -> list[float]:
         reading = EstimateMeter.snapshot(self)  # its memory wattage is 0: not covered
@@ -214,19 +210,20 @@ class EstimateMeter(Meter):
         return reading
 
     def _snapshot_memory(self) -> list[float]:
-        now = _perf_counter()
-        if now >= self._memory_due:
-            self._poll_at_reading(now)
-        memory_j = self._memory_j = self._memory_j + self._memory_w * (now - self._memory_t)
-        self._memory_t = now
-        return [now, memory_j]
+        now = self._now()
+        return [now, self._memory_j(now)]
 
     def poll(self) -> None:
-        self._memory_w = self._memory_watts()
+        """The sampler thread: read the wattage and integrate since the last poll with the
+        mean of its two ends (readings in between hold the older wattage and never go
+        back, so a figure already reported is never taken back)."""
+        now = self._now()
+        joules, t, watts = self._memory
+        new = self._memory_watts()
+        self._memory = (joules + (watts + new) / 2 * max(0.0, now - t), now, new)
 
     def close(self) -> None:
-        if self._clock is not None:
-            self._clock.close()
+        pass
 
     def describe(self) -> str:
         parts = []

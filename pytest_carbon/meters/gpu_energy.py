@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any, Literal, Protocol
 
 from pytest_carbon.meters.base import Channel, Meter, Probe
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.meters.gpu_devices import GpuChoice, GpuDevice
 
 # Extrapolate at most this far past the last update: beyond it the source has stalled.
@@ -142,7 +143,7 @@ class GpuMeter(Meter):
         counter: Sequence[bool],
         description: str,
         notes: Sequence[str] = (),
-        clock: Callable[[], float] = time.perf_counter,
+        clock: Callable[[], float] = CLOCKS.now,
     ) -> None:
         self.name = name
         self.source = source
@@ -197,8 +198,9 @@ class GpuMeter(Meter):
         if self._counters:
             with self._lock:
                 before = [track.steps for _, track in self._counters]
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
+            now = CLOCKS.now  # not time.monotonic: a test may have frozen it
+            deadline = now() + timeout_s
+            while now() < deadline:
                 self.poll()
                 with self._lock:
                     if all(track.steps > b for (_, track), b in zip(self._counters, before)):

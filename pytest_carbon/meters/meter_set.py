@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from pytest_carbon.meters.base import Channel, Meter, Snapshot
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.meters.sampler import Sampler
-
-_perf_counter = time.perf_counter
 
 
 class MeterSet:
@@ -21,6 +19,7 @@ class MeterSet:
     """
 
     def __init__(self, meters: list[Meter]) -> None:
+        self._now = CLOCKS.now
         self.meters = meters
         self.channels: tuple[Channel, ...] = tuple(c for m in meters for c in m.channels)
         self._last: dict[int, tuple[float, ...]] = {}
@@ -47,18 +46,11 @@ class MeterSet:
         if self._single is not None:
             self._snapshot = self._single.snapshot_reader()
             if self._snapshot is not None:
-                self._last_values = [_perf_counter(), *self._last[id(self._single)]]
+                self._last_values = [self._now(), *self._last[id(self._single)]]
         polled = [m for m in started if m.poll_interval_s]
         if polled:
             self._sampler = Sampler(polled, self.dropped, self.drop)
-            if all(m.polls_at_readings for m in polled):
-                # A second thread slows the whole process slightly (0.3-1.2 % of a run of
-                # trivial tests), so meters that can poll at boundaries do so until an
-                # interval runs longer than their poll period; the thread starts then.
-                for meter in polled:
-                    meter.poll_at_readings(self._sampler.start)
-            else:
-                self._sampler.start()
+            self._sampler.start()
 
     @property
     def fast_read(self) -> Snapshot:
@@ -76,7 +68,7 @@ class MeterSet:
                     values = self._last_values = self._snapshot()
                     return values
                 reading = self._last[id(meter)] = meter.read()
-                return [_perf_counter(), *reading]
+                return [self._now(), *reading]
             except Exception as error:
                 if self._snapshot is not None:
                     self._last[id(meter)] = tuple(self._last_values[1:])
@@ -92,7 +84,7 @@ class MeterSet:
         return self.read, self._read_all()
 
     def _read_all(self) -> list[float]:
-        values = [_perf_counter()]
+        values = [self._now()]
         last = self._last
         dropped = self.dropped
         for meter in self.meters:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 
 from pytest_carbon.meters.base import Meter
+from pytest_carbon.meters.clocks import CLOCKS
 
 
 class Sampler:
@@ -26,9 +26,10 @@ class Sampler:
             self._thread.start()
 
     def _run(self) -> None:
-        due = {id(m): time.perf_counter() + (m.poll_interval_s or 1.0) for m in self._meters}
+        now_ = CLOCKS.now
+        due = {id(m): now_() + (m.poll_interval_s or 1.0) for m in self._meters}
         while not self._stop.is_set():
-            now = time.perf_counter()
+            now = now_()
             for meter in self._meters:
                 if meter.name in self._dropped or now < due[id(meter)]:
                     continue
@@ -37,7 +38,7 @@ class Sampler:
                 except Exception as error:
                     self._drop(meter, error)
                 due[id(meter)] = now + (meter.poll_interval_s or 1.0)
-            wait = min(due.values()) - time.perf_counter()
+            wait = min(due.values()) - now_()
             self._stop.wait(max(0.001, wait))
 
     def stop(self) -> None:

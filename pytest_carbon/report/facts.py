@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.meters.uncertainty import UncertaintyModel
 
 if TYPE_CHECKING:
     from pytest_carbon.schema import ShardInfoRecord
@@ -32,3 +33,4 @@ class RunFacts:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     shard: ShardInfoRecord | None = None
+    uncertainty: UncertaintyModel = field(default_factory=UncertaintyModel)

@@ -11,7 +11,7 @@ from html import escape
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
 from pytest_carbon.report.hosted import MODELS_HEADER, counts, hosted_line, mass_range, model_rows
 from pytest_carbon.report.terminal import how_measured
-from pytest_carbon.report.wording import verdict_comparison, verdict_pair
+from pytest_carbon.report.wording import plus_minus, verdict_comparison, verdict_pair
 from pytest_carbon.schema import BudgetRecord, Report, ShardRecord, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_energy, format_mass
 
@@ -39,7 +39,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:#f6f8fa;position:sticky;top:0}table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
-.exceeded{color:#cf222e;font-weight:600}.ok{color:#1a7f37}.failed,.error{color:#cf222e}.skipped,.xfailed{color:#59636e}
+.exceeded{color:#cf222e;font-weight:600}.ok{color:#1a7f37}.near{color:#9a6700}.failed,.error{color:#cf222e}.skipped,.xfailed{color:#59636e}
 figure{margin:0 0 20px}figcaption{font-weight:600;margin-bottom:4px}figure svg{max-width:960px;display:block}
 svg text{font:12px system-ui,sans-serif;fill:#1f2328}svg .v{fill:#59636e}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
@@ -160,7 +160,7 @@ def meters_chart(report: Report) -> str:
 def _verdict(budget: BudgetRecord | None) -> str:
     if not budget:
         return '<td class="muted">-</td>'
-    css = "exceeded" if budget["exceeded"] else "ok"
+    css = "exceeded" if budget["exceeded"] else ("near" if budget.get("within_uncertainty") else "ok")
     return (
         f'<td class="{css}" title="from {e(budget["source"])}" data-v="{e(css)}">{e(verdict_comparison(budget))}</td>'
     )
@@ -183,7 +183,10 @@ def tests_table(report: Report) -> str:
             '<tr class="test">'
             f'<td><code>{e(test["nodeid"])}</code></td><td class="{e(test["outcome"])}">{e(test["outcome"])}</td>'
             + "".join(_n(phases[p]["energy_j"], format_energy(phases[p]["energy_j"])) for p in PHASES)
-            + _n(test["energy_j"], format_energy(test["energy_j"]))
+            + _n(
+                test["energy_j"],
+                " ".join(filter(None, [format_energy(test["energy_j"]), plus_minus(test.get("uncertainty"))])),
+            )
             + _n(test["co2e_g"], format_mass(test["co2e_g"]))
             + _n(test["duration_s"], f"{test['duration_s']:.3f} s")
             + _verdict(test.get("budget"))
@@ -425,7 +428,8 @@ def render_html(report: Report) -> str:
     )
     body = (
         f"<h1>Carbon footprint of the tests</h1>{incomplete}"
-        f'<p class="headline"><b>{e(format_energy(session["energy_j"]))}, {e(format_mass(session["co2e_g"]))}</b> '
+        f'<p class="headline"><b>{e(format_energy(session["energy_j"]))} {e(plus_minus(session.get("uncertainty")))}, '
+        f"{e(format_mass(session['co2e_g']))}</b> "
         f"for {len(report['tests'])} tests in {session['duration_s']:.1f} s ({kind})</p>"
         f'<p class="muted">{e(where)}</p>{warnings}{shards_section(report)}'
         f'<h2 id="budgets">Budgets</h2>{budgets_section(report)}'

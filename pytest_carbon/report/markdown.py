@@ -14,7 +14,7 @@ from pytest_carbon.report.comparison import describe_change, format_percent, for
 from pytest_carbon.report.hosted import MODELS_HEADER, hosted_line, hosted_notes, model_rows
 from pytest_carbon.report.json_report import write_atomic
 from pytest_carbon.report.terminal import how_measured
-from pytest_carbon.report.wording import verdict_pair
+from pytest_carbon.report.wording import plus_minus, verdict_pair
 from pytest_carbon.schema import Report, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_energy, format_mass
 from pytest_carbon.values.text import printable
@@ -83,8 +83,9 @@ def headline(report: Report) -> list[str]:
     lines = ["## Carbon footprint of the tests", ""]
     if not report["complete"]:
         lines += [f"> [!WARNING]\n> Incomplete run: {cell(report['interrupted'] or 'interrupted')}", ""]
+    band = plus_minus(session.get("uncertainty"))
     lines.append(
-        f"**{format_energy(session['energy_j'])}, {format_mass(session['co2e_g'])}** "
+        f"**{format_energy(session['energy_j'])}{' ' + band if band else ''}, {format_mass(session['co2e_g'])}** "
         f"for {len(tests)} tests in {session['duration_s']:.1f} s ({kind})"
     )
     lines.append("")
@@ -246,7 +247,7 @@ def top_tests(report: Report, top: int) -> list[str]:
     rows = [
         [
             code(t["nodeid"]),
-            format_energy(t["energy_j"]),
+            " ".join(filter(None, [format_energy(t["energy_j"]), plus_minus(t.get("uncertainty"))])),
             format_mass(t["co2e_g"]),
             f"{t['duration_s']:.2f} s",
             t["outcome"],

@@ -5,7 +5,6 @@ Nothing here runs per test. The shape is `pytest_carbon.schema` (docs/json-repor
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform
 import sys
@@ -17,6 +16,7 @@ import pytest
 from pytest_carbon import __version__
 from pytest_carbon.ledger import FIXTURE_PARTS, OVERHEAD_PARTS, PHASES, EnergyRecord, FixtureRecord, TestRecord
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.report.hosted import hosted_notes
 from pytest_carbon.schema import (
@@ -33,6 +33,7 @@ from pytest_carbon.schema import (
     SessionRecord,
     SettingRecord,
     TestRecordDict,
+    UncertaintyRecord,
     WorkerRecord,
 )
 from pytest_carbon.verdicts.budgets import Verdict
@@ -88,13 +89,14 @@ class SessionFigures:
     attribution: Attribution | None = None
     xdist: XdistFigures | None = None
     llm: LlmSessionRecord | None = None  # hosted-model calls, when they are charged
+    unplaced_j: float = 0.0  # beyond the meters' maximum power, not charged
 
 
 def channel_key(channel: Channel) -> str:
     return f"{channel.meter}/{channel.name}"
 
 
-def _by_meter(values: Sequence[float], channels: tuple[Channel, ...]) -> dict[str, float]:
+def by_meter_totals(values: Sequence[float], channels: tuple[Channel, ...]) -> dict[str, float]:
     totals: dict[str, float] = {}
     for value, channel in zip(values, channels):
         totals[channel.meter] = totals.get(channel.meter, 0.0) + value
@@ -113,7 +115,18 @@ def _part(record: EnergyRecord, part: int, facts: RunFacts) -> PartRecord:
         "duration_s": duration,
         "energy_j": energy,
         "co2e_g": facts.model.co2e_g(energy, duration),
-        "by_meter": _by_meter(values, facts.channels),
+        "by_meter": by_meter_totals(values, facts.channels),
+    }
+
+
+def uncertainty_record(facts: RunFacts, by_meter: dict[str, float]) -> UncertaintyRecord:
+    found = facts.uncertainty.of(by_meter)
+    return {
+        "method": found.method,
+        "relative": found.relative,
+        "resolution_j": found.resolution_j,
+        "band_j": found.band_j,
+        "mostly_resolution": found.mostly_resolution,
     }
 
 
@@ -147,6 +160,7 @@ def test_dict(record: TestRecord, facts: RunFacts, llm: LlmRecord | None = None)
     energy = sum(totals)
     duration = sum(durations)
     budget = verdict_record(record.verdict)
+    by_meter = by_meter_totals(totals, channels)
     result: TestRecordDict = {
         "nodeid": record.nodeid,
         "location": {"path": record.location[0], "line": record.location[1]},
@@ -158,11 +172,12 @@ def test_dict(record: TestRecord, facts: RunFacts, llm: LlmRecord | None = None)
         "embodied_g": model.embodied_g(duration),
         "sci_g": model.sci_g(energy, duration),
         "phases": phases,
-        "by_meter": _by_meter(totals, channels),
+        "by_meter": by_meter,
         "by_channel": _by_channel(totals, channels),
         "budget": budget,
         "verdict": None if budget is None else ("exceeded" if budget["exceeded"] else "ok"),
         "flags": list(record.flags),
+        "uncertainty": uncertainty_record(facts, by_meter),
     }
     if record.worker is not None:
         result["worker"] = record.worker
@@ -198,7 +213,7 @@ def fixture_dict(record: FixtureRecord, facts: RunFacts, llm: LlmRecord | None =
         "energy_j": energy,
         "co2e_g": facts.model.co2e_g(energy, duration),
         "parts": {name: _part(record, i, facts) for i, name in enumerate(FIXTURE_PARTS)},
-        "by_meter": _by_meter(record.channel_totals(), facts.channels),
+        "by_meter": by_meter_totals(record.channel_totals(), facts.channels),
     }
     if llm is not None:
         result["llm"] = llm
@@ -227,6 +242,16 @@ def _meters(facts: RunFacts, channels: Sequence[float]) -> list[MeterRecord]:
             }
         )
     return meters
+
+
+def sessionby_meter_totals(figures: SessionFigures, facts: RunFacts, meters: list[MeterRecord]) -> dict[str, float]:
+    """What the session is charged, by meter: the meters' share when the session is the
+    run's share of the machine."""
+    machine = {m["name"]: m["energy_j"] for m in meters}
+    total = sum(machine.values())
+    if total <= 0:
+        return machine
+    return {name: value * figures.energy_j / total for name, value in machine.items()}
 
 
 def _platform() -> dict[str, object]:
@@ -269,7 +294,7 @@ def build_report(
     test_count = figures.test_count if figures.test_count is not None else len(figures.tests)
     session: SessionRecord = {
         "start": facts.start_wall.isoformat(),
-        "end": (facts.end_wall or dt.datetime.now(dt.timezone.utc)).isoformat(),
+        "end": (facts.end_wall or CLOCKS.wall()).isoformat(),
         "duration_s": duration,
         "energy_j": energy,
         "co2e_g": operational + embodied,
@@ -303,7 +328,10 @@ def build_report(
         "vcpus": facts.vcpus,
         "warnings": warnings,
         "notes": list(facts.notes) + (hosted_notes(figures.llm) if figures.llm is not None else []),
+        "uncertainty": uncertainty_record(facts, sessionby_meter_totals(figures, facts, meters)),
     }
+    if figures.unplaced_j > 0:
+        session["unplaced_energy_j"] = figures.unplaced_j
     if figures.test_count is not None:
         session["test_count"] = figures.test_count
     if figures.attribution is not None:

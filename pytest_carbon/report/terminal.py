@@ -46,15 +46,17 @@ def _row(energy: float, co2e: float, duration: float, name: str) -> str:
 
 def render(report: Report, verbosity: int, top: int) -> list[Line]:
     from pytest_carbon.report.hosted import counts
+    from pytest_carbon.report.wording import plus_minus
 
     session = report["session"]
     tests = report["tests"]
     lines: list[Line] = []
     incomplete = "" if report["complete"] else f"  [incomplete: {report['interrupted'] or 'interrupted'}]"
+    band = plus_minus(session.get("uncertainty"))
     lines.append(
         Line(
-            f"session: {format_energy(session['energy_j'])}, {format_mass(session['co2e_g'])} "
-            f"in {session['duration_s']:.1f}s, {_measured_word(session)}{incomplete}",
+            f"session: {format_energy(session['energy_j'])}{' ' + band if band else ''}, "
+            f"{format_mass(session['co2e_g'])} in {session['duration_s']:.1f}s, {_measured_word(session)}{incomplete}",
             "bold",
         )
     )
@@ -90,7 +92,14 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
                 llm = test.get("llm")
                 if llm is not None and (llm["calls"] or llm["replayed"]):
                     flags += f"  [+ hosted {format_mass(llm['co2e_g'])}, {counts(llm)}]"
-                lines.append(Line(_row(test["energy_j"], test["co2e_g"], test["duration_s"], test["nodeid"]) + flags))
+                band = plus_minus(test.get("uncertainty"))
+                lines.append(
+                    Line(
+                        _row(test["energy_j"], test["co2e_g"], test["duration_s"], test["nodeid"])
+                        + flags
+                        + (f"  ({band})" if band else "")
+                    )
+                )
                 if verbosity > 0:
                     phases = ", ".join(
                         f"{name} {format_energy(p['energy_j'])}/{p['duration_s']:.3f}s"
@@ -114,6 +123,14 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
         lines.extend(Line(text, style) for text, style in comparison_summary(report))
     if verbosity >= 0:
         lines.append(Line("how measured: " + how_measured(session)))
+        uncertainty = session.get("uncertainty")
+        if uncertainty:
+            lines.append(
+                Line(
+                    f"how sure: {uncertainty['method']}; method error ±{uncertainty['relative']:.0%}, "
+                    "resolution per figure as shown (budgets judge against the resolution)"
+                )
+            )
         for note in session.get("notes", []):
             lines.append(Line(f"note: {note}"))
     for warning in session.get("warnings", []):  # some quote files or servers: shown escaped
@@ -264,6 +281,9 @@ def budget_lines(report: Report) -> list[Line]:
                 )
         else:
             lines.append(Line(f"all {len(judged)} tests with a budget are within it", "green"))
+        close = [(test, b) for test, b in judged if b.get("within_uncertainty")]
+        for test, test_budget in close:
+            lines.append(Line(f"  {test['nodeid']}: {verdict_comparison(test_budget)}", "yellow"))
     budget = session.get("budget")
     if budget:
         said = f"{verdict_comparison(budget)} (from {budget['source']})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_carbon.schema import BudgetRecord, budget_dimension
+from pytest_carbon.schema import BudgetRecord, UncertaintyRecord, budget_dimension
 from pytest_carbon.values.quantities import format_energy, format_mass, format_pair
 
 
@@ -12,14 +12,26 @@ def verdict_pair(budget: BudgetRecord) -> tuple[str, str]:
 
 
 def verdict_comparison(budget: BudgetRecord) -> str:
-    """`12.3 mg > 10 mg`, or `<=` when within."""
+    """`12.3 mg > 10 mg`, `<=` when within, and the figure's resolution when it decided:
+    `10.2 mg ± 0.4 mg > 10 mg but within uncertainty`."""
     measured, limit = verdict_pair(budget)
+    if budget.get("within_uncertainty"):
+        band = format_pair(budget.get("band", 0.0), budget["limit"], budget_dimension(budget))[0]
+        return f"{measured} ± {band} > {limit} but within uncertainty"
     return f"{measured} {'>' if budget['exceeded'] else '<='} {limit}"
 
 
 def verdict_message(budget: BudgetRecord) -> str:
     lead = "carbon budget exceeded" if budget["exceeded"] else "within carbon budget"
     return f"{lead}: {verdict_comparison(budget)} (from {budget['source']})"
+
+
+def plus_minus(uncertainty: UncertaintyRecord | None) -> str:
+    """`± 12 mJ` (the figure's whole band), with a mark where it is mostly resolution."""
+    if not uncertainty:
+        return ""
+    text = f"± {format_energy(uncertainty['band_j'])}"
+    return text + " (mostly resolution)" if uncertainty["mostly_resolution"] else text
 
 
 def budget_failure_details(

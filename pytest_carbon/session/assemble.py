@@ -7,7 +7,6 @@ the workers hand their figures over. No role subclasses another.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform
 from collections.abc import Callable
@@ -22,9 +21,13 @@ from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.config.settings import Settings
 from pytest_carbon.ledger import Ledger
 from pytest_carbon.meters.attribution import ActiveWorkers, Attributor
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.meters.cpuinfo import read_cpuinfo
 from pytest_carbon.meters.discovery import MeterOptions, Selection, select_meters
+from pytest_carbon.meters.estimate import EstimateMeter
 from pytest_carbon.meters.meter_set import MeterSet
+from pytest_carbon.meters.proctree import IncludeSpec, TreeCpuTime
+from pytest_carbon.meters.uncertainty import UncertaintyModel, counter_band, estimate_band
 from pytest_carbon.remote.config import RemoteConfig, parse_remote_config
 from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.values.errors import CarbonConfigError
@@ -64,7 +67,7 @@ class SessionParts:
     model: CarbonModel
     selection: Selection
     meter_set: MeterSet
-    attributor: Attributor | None
+    attributor: Attributor
     ledger: Ledger
     facts: RunFacts
     budgets: dict[str, Budget] = field(default_factory=dict)  # node id -> budget, from collection
@@ -74,15 +77,23 @@ class SessionParts:
     @property
     def read(self) -> Callable[[], list[float]]:
         """What a measurement inside a test reads: the meters, or this run's share of them."""
-        return self.attributor.read if self.attributor is not None else self.meter_set.read
+        return self.attributor.read
 
 
-def _attributor(config: pytest.Config, role: Role, scope: str, meter_set: MeterSet, vcpus: int) -> Attributor | None:
-    """Process scope: this process tree's share of what the meters see."""
+def _attributor(
+    config: pytest.Config, role: Role, scope: str, meter_set: MeterSet, vcpus: int, includes: tuple[IncludeSpec, ...]
+) -> Attributor:
+    """What a boundary reads: this run's share of what the meters see (process scope), or
+    all of it (machine scope); guarded against clocks and counters that run backwards and
+    intervals above the meters' maximum power either way."""
+    read, recover = meter_set.fast_read, meter_set.recover
     if scope != "process":
-        return None
-    if role == "controller":  # its share of the dynamic energy; idle belongs to the workers
-        return Attributor(meter_set.read, meter_set.meters, vcpus, None, gpu_exclusive=False)
+        return Attributor(read, meter_set.meters, vcpus, None, True, process=False, recover=recover)
+    if role == "controller":
+        # Its own process only (the workers are its children and charge themselves);
+        # no share of a GPU: the workers use them.
+        tree = TreeCpuTime(includes, tree=False)
+        return Attributor(read, meter_set.meters, vcpus, None, False, tree=tree, recover=recover)
     if role == "worker":
         from pytest_carbon.session.worker import worker_gpu_exclusive
 
@@ -91,8 +102,12 @@ def _attributor(config: pytest.Config, role: Role, scope: str, meter_set: MeterS
         # A worker on another machine cannot see its siblings there: it counts those sent to its host.
         remote = workerinput.get(CONTROLLER_HOST, platform.node()) != platform.node()
         workers = ActiveWorkers(total, None if remote else os.getppid())
-        return Attributor(meter_set.read, meter_set.meters, vcpus, workers, worker_gpu_exclusive(config))
-    return Attributor(meter_set.read, meter_set.meters, vcpus, ActiveWorkers(1, None), gpu_exclusive=True)
+        # Named processes are charged by the controller, once, not by every worker.
+        return Attributor(
+            read, meter_set.meters, vcpus, workers, worker_gpu_exclusive(config), tree=TreeCpuTime(), recover=recover
+        )
+    tree = TreeCpuTime(includes)
+    return Attributor(read, meter_set.meters, vcpus, ActiveWorkers(1, None), True, tree=tree, recover=recover)
 
 
 def llm_config(settings: Settings) -> RemoteConfig | None:
@@ -117,7 +132,7 @@ def llm_config(settings: Settings) -> RemoteConfig | None:
 
 
 def build_parts(config: pytest.Config, settings: Settings, role: Role) -> SessionParts:
-    scope: str = settings.value("scope") or ("machine" if role == "serial" else "process")
+    scope: str = settings.value("scope")
     cpu = read_cpuinfo()
     intensity = settings.value("intensity")
     if role == "worker" and intensity.live_zone is not None:
@@ -138,12 +153,8 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
     selection = select_meters(settings.value("meters"), options, settings["meters"].origin)
     meter_set = MeterSet(selection.meters)
     meter_set.start()
-    attributor = _attributor(config, role, scope, meter_set, cpu.vcpus)
-    channels = len(meter_set.channels)
-    if attributor is not None:
-        ledger = Ledger(attributor.read, channels)
-    else:
-        ledger = Ledger(meter_set.fast_read, channels, meter_set.recover)
+    attributor = _attributor(config, role, scope, meter_set, cpu.vcpus, settings.value("include"))
+    ledger = Ledger(attributor.read, len(meter_set.channels))
     facts = RunFacts(
         channels=meter_set.channels,
         meter_descriptions={m.name: m.describe() for m in meter_set.meters},
@@ -153,13 +164,14 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
         model=model,
         cpu_model=cpu.model_name,
         vcpus=cpu.vcpus,
-        start_wall=dt.datetime.now(dt.timezone.utc),
+        start_wall=CLOCKS.wall(),
         action=settings.value("action"),
         warnings=meter_set.warnings,
         notes=meter_set.notes,
         scope=scope,
     )
     facts.warnings.extend(model.warnings)
+    facts.uncertainty = uncertainty_model(meter_set, scope, ticks=bool(settings.value("include")))
     if role != "worker":  # the report is the serial run's or the controller's
         from pytest_carbon.session.shard import shard_info
 
@@ -172,6 +184,30 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
         parts.remote = RemoteTracker(ledger, parts.llm, bool(settings.value("embodied")))
         parts.remote.start()
     return parts
+
+
+def uncertainty_model(meter_set: MeterSet, scope: str, ticks: bool) -> UncertaintyModel:
+    """Each meter's band (meters/uncertainty.py); counters get their power at the end."""
+    bands = {}
+    for meter in meter_set.meters:
+        if isinstance(meter, EstimateMeter):
+            cpu = meter.model
+            bands[meter.name] = estimate_band(cpu.max_w, cpu.max_w - cpu.min_w, cpu.vcpus, scope, ticks)
+        else:
+            bands[meter.name] = counter_band(meter.name, scope)
+    return UncertaintyModel(bands, scope)
+
+
+def refresh_uncertainty(parts: SessionParts) -> None:
+    """Counters' steps at their mean power so far; the estimate's, if descendants ticked."""
+    model = parts.facts.uncertainty
+    for name, watts in parts.attributor.mean_power_by_meter(parts.meter_set.meters).items():
+        model.set_power(name, watts)
+    if parts.attributor.saw_ticks and parts.scope == "process":
+        for meter in parts.meter_set.meters:
+            if isinstance(meter, EstimateMeter):
+                cpu = meter.model
+                model.bands[meter.name] = estimate_band(cpu.max_w, cpu.max_w - cpu.min_w, cpu.vcpus, "process", True)
 
 
 def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:

@@ -92,11 +92,9 @@ class Controller:
         parts = self.parts
         facts = parts.facts
         ledger = parts.ledger
-        machine_channels = (
-            parts.attributor.machine_totals() if parts.attributor is not None else ledger.session_channels()
-        )
+        machine_channels = parts.attributor.machine_totals()
         machine = sum(machine_channels)
-        controller_share = sum(ledger.session_channels()) if parts.attributor is not None else 0.0
+        controller_share = sum(ledger.session_channels()) if parts.scope == "process" else 0.0
         tests = []
         for at, (name, record) in enumerate(self.worker_records):
             worker_facts = dataclasses.replace(facts, channels=self.worker_channels.get(name, facts.channels))

@@ -6,14 +6,15 @@ over to the xdist controller) is the `Ending` it was given.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from pytest_carbon.meters.attribution import included_notes
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.report.terminal import Line, header_line
-from pytest_carbon.session.assemble import SessionParts
+from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
 from pytest_carbon.session.runner import TestRunner
 
 if TYPE_CHECKING:
@@ -64,12 +65,17 @@ class CarbonSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         parts = self.parts
         parts.meter_set.settle()
+        if parts.attributor.tree is not None:
+            parts.attributor.tree.finish()
         parts.ledger.finish()
         if parts.remote is not None:
             parts.remote.stop()  # calls from now on belong to no account
             parts.facts.warnings.extend(parts.remote.problems())
         parts.meter_set.close()
-        parts.facts.end_wall = dt.datetime.now(dt.timezone.utc)
+        refresh_uncertainty(parts)
+        parts.facts.warnings.extend(parts.attributor.warnings())
+        parts.facts.notes.extend(included_notes(parts.attributor))
+        parts.facts.end_wall = CLOCKS.wall()
         self.report = self.ending.finish(session, exitstatus)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -90,8 +96,7 @@ class CarbonSession:
             self.parts.meter_set.close()
             if self.parts.remote is not None:
                 self.parts.remote.stop()
-            if self.parts.attributor is not None:
-                self.parts.attributor.close()
+            self.parts.attributor.close()
             # Let go of per-test data before pytest's final garbage collection passes.
             self.report = None
             self.parts.ledger.clear()

@@ -58,7 +58,7 @@ class LocalFigures:
             test_count = len(energies)
             indices = self._terminal_subset(energies, durations, tests_llm)
         attribution = None
-        if parts.attributor is not None:
+        if parts.scope == "process":
             attribution = Attribution(sum(parts.attributor.machine_totals()), sum(channels))
         llm = None
         if remote is not None and other_llm is not None:
@@ -71,6 +71,7 @@ class LocalFigures:
             energy_j=sum(channels),
             duration_s=ledger.session_duration,
             tests_energy_j=tests_energy,
+            unplaced_j=sum(parts.attributor.dropped_j),
             test_count=test_count,
             attribution=attribution,
             llm=llm,
@@ -141,7 +142,13 @@ class Reporting:
         llm = figures.llm
         if llm is not None and llm["count_in_budgets"]:
             energy, co2e = energy + llm["energy_j"], co2e + llm["co2e_g"]
-        return judge(Budget(budget.value, budget.origin), energy, co2e)
+        from pytest_carbon.report.record import by_meter_totals
+
+        facts = self.parts.facts
+        resolution = facts.uncertainty.of(by_meter_totals(figures.channels, facts.channels)).resolution_j
+        return judge(
+            Budget(budget.value, budget.origin), energy, co2e, resolution, self.parts.settings.value("budget_rule")
+        )
 
     def build(self, complete: bool, interrupted: str | None, every_test: bool = True) -> Report:
         from pytest_carbon.report.record import build_report

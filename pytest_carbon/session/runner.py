@@ -24,7 +24,7 @@ from pytest_carbon.ledger import (
     Ledger,
     TestRecord,
 )
-from pytest_carbon.session.assemble import SessionParts
+from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
 from pytest_carbon.session.markers import closest_carbon_marker
 from pytest_carbon.session.outcomes import combine
 from pytest_carbon.values.errors import CarbonConfigError
@@ -282,10 +282,12 @@ class TestRunner:
         llm = (
             remote.test_record(index, (SETUP, CALL)) if remote is not None and remote.config.count_in_budgets else None
         )
+        resolution = self._resolution(counted)
+        rule = self.parts.settings.value("budget_rule")
         if llm is None:
-            verdict = judge(budget, energy, co2e)
+            verdict = judge(budget, energy, co2e, resolution, rule)
         else:
-            verdict = judge(budget, energy + llm["energy_j"], co2e + llm["co2e_g"])
+            verdict = judge(budget, energy + llm["energy_j"], co2e + llm["co2e_g"], resolution, rule)
         record.verdict = verdict
         if not verdict.exceeded:
             return
@@ -317,6 +319,17 @@ class TestRunner:
         path, lineno = counted.location
         report.outcome = "failed"
         report.longrepr = BudgetFailure(message, details, path or counted.nodeid, lineno or 0)
+
+    def _resolution(self, record: TestRecord) -> float:
+        """The setup + call figure's resolution (counters at their mean power so far)."""
+        parts = self.parts
+        refresh_uncertainty(parts)
+        by_meter: dict[str, float] = {}
+        for index in (SETUP, CALL):
+            for channel, value in zip(parts.meter_set.channels, record.part_channels(index)):
+                by_meter[channel.meter] = by_meter.get(channel.meter, 0.0) + value
+        # Two phases: three readings, so one more step than a single figure.
+        return parts.facts.uncertainty.of(by_meter).resolution_j * 1.5
 
     def _details(self, record: TestRecord, verdict: Verdict, energy: float, duration: float, co2e: float) -> str:
         from pytest_carbon.report.wording import budget_failure_details

@@ -88,7 +88,13 @@ def channels_from_wire(data: list[WireChannel]) -> tuple[Channel, ...]:
 
 def verdict_from_wire(data: BudgetRecord) -> Verdict:
     limit = Quantity(float(data["limit"]), budget_dimension(data), data["limit_text"])
-    return Verdict(Budget(limit, data["source"]), float(data["measured"]), bool(data["exceeded"]))
+    return Verdict(
+        Budget(limit, data["source"]),
+        float(data["measured"]),
+        bool(data["exceeded"]),
+        float(data.get("band", 0.0)),
+        str(data.get("rule", "band")),
+    )
 
 
 def test_to_wire(

@@ -77,9 +77,9 @@ class Handover:
         other_llm = None
         if parts.remote is not None:
             _, fixtures_llm, other_llm = parts.remote.accounts()
-        if attributor is not None:
-            attribution["machine_energy_j"] = sum(attributor.machine_totals())
-            attribution["attributed_energy_j"] = sum(ledger.session_channels())
+        # What its machine's meters saw, and what the worker charged (the same in machine scope).
+        attribution["machine_energy_j"] = sum(attributor.machine_totals())
+        attribution["attributed_energy_j"] = sum(ledger.session_channels())
         output = handover_to_wire(
             worker=self.worker,
             channels=parts.meter_set.channels,
@@ -92,7 +92,7 @@ class Handover:
             facts_notes=facts.notes,
             meters={m.name: {"description": m.describe(), "measured": m.measured} for m in parts.meter_set.meters},
             dropped=parts.meter_set.dropped,
-            gpu_note=gpu_split_note(attributor) if attributor is not None else "",
+            gpu_note=gpu_split_note(attributor) if parts.scope == "process" else "",
             host=platform.node(),
             cpu_model=facts.cpu_model,
             vcpus=facts.vcpus,

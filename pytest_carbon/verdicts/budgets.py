@@ -41,11 +41,24 @@ class Budget:
     source: str  # shown in verdicts: "@pytest.mark.carbon", "--carbon-budget", ...
 
 
+# How a figure near its budget is judged (docs/methodology.md, "How sure a figure is"):
+# "band" fails only a figure over its limit by more than its resolution; "strict" fails
+# any figure over its limit.
+BUDGET_RULES = ("band", "strict")
+
+
 @dataclass(frozen=True)
 class Verdict:
     budget: Budget
     measured: float  # grams CO2e or joules, matching the budget's dimension
     exceeded: bool
+    band: float = 0.0  # the figure's resolution, in the budget's unit
+    rule: str = "band"
+
+    @property
+    def within_uncertainty(self) -> bool:
+        """Over the limit, but by less than the figure's resolution: passed, and said so."""
+        return not self.exceeded and self.measured > self.budget.limit.amount
 
     @property
     def dimension(self) -> Dimension:
@@ -59,12 +72,23 @@ class Verdict:
             "source": self.budget.source,
             "measured": self.measured,
             "exceeded": self.exceeded,
+            "band": self.band,
+            "within_uncertainty": self.within_uncertainty,
+            "rule": self.rule,
         }
 
 
-def judge(budget: Budget, energy_j: float, co2e_g: float) -> Verdict:
-    measured = co2e_g if budget.limit.dimension == "mass" else energy_j
-    return Verdict(budget, measured, measured > budget.limit.amount)
+def judge(budget: Budget, energy_j: float, co2e_g: float, resolution_j: float = 0.0, rule: str = "band") -> Verdict:
+    """Exceeded when the figure is over the limit by more than its resolution (rule
+    "band"), or over it at all ("strict")."""
+    if budget.limit.dimension == "mass":
+        measured = co2e_g
+        band = resolution_j * co2e_g / energy_j if energy_j > 0 else 0.0
+    else:
+        measured, band = energy_j, resolution_j
+    limit = budget.limit.amount
+    exceeded = measured > limit if rule == "strict" else measured - band > limit
+    return Verdict(budget, measured, exceeded, band, rule)
 
 
 def marker_budget(args: tuple[object, ...], kwargs: dict[str, object], nodeid: str) -> Budget:

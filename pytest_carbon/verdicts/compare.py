@@ -166,9 +166,11 @@ class Change:
         }
 
 
-def classify(before: float, after: float, minimum: float, fail_pct: float | None) -> Status:
+def classify(before: float, after: float, minimum: float, fail_pct: float | None, band: float = 0.0) -> Status:
+    """A change counts only beyond the noise floor and beyond the two figures' resolution
+    together (`band`): a test whose figure is mostly resolution cannot flap."""
     change = after - before
-    if abs(change) < minimum or change == 0:
+    if abs(change) < max(minimum, band) or change == 0:
         return "same"
     if change < 0:
         return "shrank"
@@ -245,9 +247,13 @@ def compare(
             not_compared.append(nodeid)
             continue
         before, after = float(before_test[metric]), float(test[metric])
-        changes.append(Change(nodeid, before, after, classify(before, after, floor.amount, fail_pct)))
+        band = _resolution(before_test, metric) + _resolution(test, metric)
+        changes.append(Change(nodeid, before, after, classify(before, after, floor.amount, fail_pct, band)))
     before_total, after_total = float(old["session"][metric]), float(new["session"][metric])
-    session = Change("session", before_total, after_total, classify(before_total, after_total, floor.amount, fail_pct))
+    session_band = _resolution(old["session"], metric) + _resolution(new["session"], metric)
+    session = Change(
+        "session", before_total, after_total, classify(before_total, after_total, floor.amount, fail_pct, session_band)
+    )
     return Comparison(
         baseline=baseline,
         metric=metric,
@@ -260,6 +266,22 @@ def compare(
         not_compared=not_compared,
         notes=comparability_notes(old, new, metric),
     )
+
+
+def _resolution(figure: Mapping[str, Any], metric: str) -> float:
+    """A report figure's resolution in the compared metric (0 where a report has none)."""
+    uncertainty = figure.get("uncertainty")
+    if not isinstance(uncertainty, Mapping):
+        return 0.0
+    resolution = uncertainty.get("resolution_j")
+    if not isinstance(resolution, (int, float)) or not resolution > 0 or resolution == float("inf"):
+        return 0.0
+    if metric == "energy_j":
+        return float(resolution)
+    energy, mass = figure.get("energy_j"), figure.get(metric)
+    if isinstance(energy, (int, float)) and isinstance(mass, (int, float)) and energy > 0:
+        return float(resolution) * float(mass) / float(energy)
+    return 0.0
 
 
 def comparability_notes(old: Mapping[str, Any], new: Mapping[str, Any], metric: str) -> list[str]:
