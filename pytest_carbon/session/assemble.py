@@ -224,11 +224,6 @@ def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
     if role != "controller":
         runner = TestRunner(parts)
         plugins.register(runner, "carbon-tests")
-        if plugins.hasplugin("rerunfailures"):
-            from pytest_carbon.session.runner import PhaseEnds
-
-            runner.phase_ends = PhaseEnds(parts.ledger)
-            plugins.register(runner.phase_ends, "carbon-phase-ends")
         if getattr(config.option, "xmlpath", None):
             runner.test_listeners.append(JUnitProperties(parts.model, parts.budgets, parts.remote, parts.ledger))
         from pytest_carbon.session.gpu_flags import interpolation_flags

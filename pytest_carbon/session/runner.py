@@ -123,6 +123,22 @@ class PhaseEnds:
             self._rerun = True
 
 
+def will_rerun(config: pytest.Config, items: list[pytest.Item]) -> bool:
+    """Whether pytest-rerunfailures may run a collected test again (--reruns, its ini
+    option or a flaky marker): only then do phases end where reports are made, which costs
+    two more hook calls per test."""
+    rerunfailures = config.pluginmanager.get_plugin("rerunfailures")
+    if rerunfailures is None:
+        return False
+    count = getattr(rerunfailures, "get_reruns_count", None)
+    if count is None:  # another version: assume it may
+        return True
+    try:
+        return any((count(item) or 0) > 0 for item in items)
+    except Exception:
+        return True
+
+
 class TestRunner:
     """The per-test hooks. Each phase ends as its report is logged, right after pytest
     makes it; a test's setup runs from the end of the one before (or of collection) to
@@ -186,6 +202,9 @@ class TestRunner:
                 raise pytest.UsageError(str(error)) from None
             if budget is not None:
                 self.budgets[item.nodeid] = budget
+        if self.phase_ends is None and will_rerun(config, items):
+            self.phase_ends = PhaseEnds(self.ledger)
+            config.pluginmanager.register(self.phase_ends, "carbon-phase-ends")
         if patterns and items and not _narrowed(config):
             self._warn_unmatched(items)
 
