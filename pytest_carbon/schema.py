@@ -345,6 +345,22 @@ class ComparisonRecord(TypedDict):
     notes: list[str]
 
 
+class GroupEntryRecord(TypedDict):
+    """The tests of one file, module or directory, added up."""
+
+    name: str
+    tests: int
+    duration_s: float
+    energy_j: float
+    co2e_g: float
+    over_budget: int
+
+
+class GroupsRecord(TypedDict):
+    by: Literal["file", "module", "dir"]
+    entries: list[GroupEntryRecord]  # costliest (gCO2e) first
+
+
 class Report(TypedDict):
     schema: str
     schema_version: int
@@ -354,6 +370,7 @@ class Report(TypedDict):
     tests: list[TestRecordDict]
     fixtures: list[FixtureRecordDict]
     comparison: NotRequired[ComparisonRecord]
+    groups: NotRequired[GroupsRecord]  # only with --carbon-group
 
 
 def budget_dimension(budget: BudgetRecord) -> Literal["mass", "energy"]:

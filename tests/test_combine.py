@@ -125,7 +125,7 @@ def test_two_shards_add_up(suite: pytest.Pytester) -> None:
     assert over == ["test_two.py::test_d"] and session["tests_over_budget"] == 1
     lines = done.stdout.splitlines()
     assert lines[0] == "carbon: 2 reports, 2 shards combined"
-    assert lines[1].startswith("session: 10.0 J, 10.0 mgCO2e in ")
+    assert lines[1].startswith("session: 10.0 J, 10.0 mgCO2e over ")
     assert "shards: 2 on 1 host, each counted with its own intensity, PUE and embodied setting:" in done.stdout
     assert any(line.strip().startswith("1/3: ") and line.endswith("2 tests: 3.00 J, 3.00 mgCO2e") for line in lines)
     assert "  test_two.py::test_d: 3.00 J > 1.00 J (from @pytest.mark.carbon)" in lines

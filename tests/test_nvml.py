@@ -385,7 +385,7 @@ def test_no_gpu_means_no_nvml_calls_at_boundaries(pytester, monkeypatch):
     reading = {k: v for k, v in module.calls.items() if "Energy" in k or "Power" in k}
     assert reading == {}
     assert sum(module.calls.values()) - before < 15  # the probe's handful, nothing per test
-    (by_meter,) = [line for line in result.outlines if line.startswith("  machine by meter:")]
+    (by_meter,) = [line for line in result.outlines if line.startswith("  by meter:")]
     assert "estimate" in by_meter and "nvml" not in by_meter
 
 

@@ -139,7 +139,10 @@ def test_header_line_says_what_measures_and_with_which_intensity(energy_suite):
     result = energy_suite.runpytest("--carbon-meters=rapl", "--carbon-intensity=FR")
     result.stdout.fnmatch_lines(
         [
-            "carbon: rapl package-0 [[]measured[]] | intensity 44.18 gCO2e/kWh (France (FR), Ember 2024; from --carbon-intensity) | PUE 1.0 (default: no data-centre overhead assumed) | embodied emissions excluded (use --carbon-embodied to include)"
+            "carbon: rapl package-0 [[]measured[]]",
+            "carbon: intensity 44.18 gCO2e/kWh (France (FR), Ember 2024; from --carbon-intensity)",
+            "carbon: PUE 1.0 (default: no data-centre overhead assumed)",
+            "carbon: embodied emissions excluded (use --carbon-embodied to include)",
         ]
     )
 
@@ -149,7 +152,9 @@ def test_default_intensity_is_the_labelled_world_average(pytester):
     result = pytester.runpytest("--carbon-meters=estimate")
     result.stdout.fnmatch_lines(
         [
-            "carbon: estimate (CPU time x * [[]estimated[]] | intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default) | PUE 1.0 (default: *"
+            "carbon: estimate (CPU time x * [[]estimated[]]",
+            "carbon: intensity 473.05 gCO2e/kWh (world average, Ember 2024; from default)",
+            "carbon: PUE 1.0 (default: *",
         ]
     )
 
@@ -160,15 +165,15 @@ def test_summary_shows_session_meters_top_tests_and_verdicts(energy_suite):
     result.stdout.fnmatch_lines(
         [
             "*= carbon footprint =*",
-            "session: 14.0 J ± *, 14.0 mgCO2e in *s, measured by rapl",
+            "session: 14.0 J ± *, 14.0 mgCO2e over *s measured, measured by rapl",
             "  by meter: rapl 14.0 J (package-0 14.0 J)",
             "  where: tests 14.0 J (100%)*",
             "top 2 of 3 tests:*",
             "*9.00 J*9.00 mgCO2e*test_s.py::test_big  (± *)",
-            "*4.00 J*4.00 mgCO2e*test_s.py::test_medium  (± *)",
+            "*4.00 J*4.00 mgCO2e*test_s.py::test_medium  (± *)*",
             "all 1 tests with a budget are within it",
             "session within carbon budget: 14.0 mgCO2e <= 20.0 mgCO2e (from --carbon-budget)",
-            "how measured: rapl package-0 [[]measured[]] | intensity 3600 gCO2e/kWh*",
+            "how measured: rapl [[]measured[]]; 3600 gCO2e/kWh (set by the user); PUE 1.0; embodied excluded",
         ]
     )
     assert "test_s.py::test_small" not in result.stdout.str().split("carbon footprint")[1]

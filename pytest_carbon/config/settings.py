@@ -200,6 +200,15 @@ OPTIONS: list[OptionSpec] = [
         "all|visible|LIST",
     ),
     OptionSpec(
+        "group",
+        "--carbon-group",
+        "carbon_group",
+        _choice("file", "module", "dir"),
+        None,
+        "add a roll-up of the tests' energy and gCO2e by file, module or directory to the summary and reports",
+        "file|module|dir",
+    ),
+    OptionSpec(
         "scope",
         "--carbon-scope",
         "carbon_scope",

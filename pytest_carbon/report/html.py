@@ -225,6 +225,32 @@ def fixtures_table(report: Report) -> str:
     return f'<table id="fixtures" class="sortable"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def groups_table(report: Report) -> str:
+    """The roll-up by file, module or directory (--carbon-group)."""
+    groups = report.get("groups")
+    if not groups:
+        return ""
+    by = groups["by"]
+    head = (
+        f'<tr><th>{e(by)}</th><th class="n">tests</th><th class="n">energy</th><th class="n">CO2e</th>'
+        '<th class="n">time</th><th class="n">over budget</th></tr>'
+    )
+    rows = [
+        f"<tr><td><code>{e(g['name'])}</code></td>"
+        + _n(g["tests"], str(g["tests"]))
+        + _n(g["energy_j"], format_energy(g["energy_j"]))
+        + _n(g["co2e_g"], format_mass(g["co2e_g"]))
+        + _n(g["duration_s"], f"{g['duration_s']:.3f} s")
+        + _n(g["over_budget"], str(g["over_budget"]))
+        + "</tr>"
+        for g in groups["entries"][:MAX_ROWS]
+    ]
+    return (
+        f'<h2 id="by-{e(by)}">By {e(by)}</h2>'
+        f'<table id="groups" class="sortable"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
 def budgets_section(report: Report) -> str:
     session = report["session"]
     warn = session.get("action") == "warn"
@@ -436,6 +462,7 @@ def render_html(report: Report) -> str:
         f"{comparison_section(report)}"
         f'<h2 id="charts">Where the energy went</h2><div class="charts">{tests_chart(report)}{meters_chart(report)}</div>'
         f'<h2 id="all-tests">All {len(report["tests"])} tests</h2><p class="muted">Costliest first; click a heading to sort.</p>{tests_table(report)}'
+        f"{groups_table(report)}"
         f'<h2 id="shared-fixtures">Shared fixtures</h2>{fixtures_table(report)}'
         f"{hosted_section(report)}"
         f"{settings_section(report)}"

@@ -13,10 +13,10 @@ from pathlib import Path
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
 from pytest_carbon.report.hosted import MODELS_HEADER, hosted_line, hosted_notes, model_rows
 from pytest_carbon.report.json_report import write_atomic
-from pytest_carbon.report.terminal import how_measured
-from pytest_carbon.report.wording import plus_minus, verdict_pair
+from pytest_carbon.report.terminal import costly_fixtures, how_measured
+from pytest_carbon.report.wording import plus_minus, verdict_comparison, verdict_pair
 from pytest_carbon.schema import Report, judged_tests, over_budget
-from pytest_carbon.values.quantities import format_energy, format_mass
+from pytest_carbon.values.quantities import format_column, format_energy, format_mass
 from pytest_carbon.values.text import printable
 
 # GitHub Actions: "supports content up to a size of 1024k" per step summary.
@@ -244,36 +244,53 @@ def top_tests(report: Report, top: int) -> list[str]:
     ranked = sorted(report["tests"], key=lambda t: t["co2e_g"], reverse=True)[:top]
     if not ranked:
         return []
+    energies = format_column([t["energy_j"] for t in ranked], "energy")
+    masses = format_column([t["co2e_g"] for t in ranked], "mass")
     rows = [
         [
             code(t["nodeid"]),
-            " ".join(filter(None, [format_energy(t["energy_j"]), plus_minus(t.get("uncertainty"))])),
-            format_mass(t["co2e_g"]),
+            " ".join(filter(None, [energy, plus_minus(t.get("uncertainty"))])),
+            mass,
             f"{t['duration_s']:.2f} s",
             t["outcome"],
+            cell(verdict_comparison(t["budget"])) if t["budget"] is not None else "",
         ]
-        for t in ranked
+        for t, energy, mass in zip(ranked, energies, masses)
     ]
     return (
         [f"### Top {len(ranked)} of {len(report['tests'])} tests", ""]
-        + table(["test", "energy", "CO2e", "time", "outcome"], rows, "lrrrl")
+        + table(["test", "energy", "CO2e", "time", "outcome", "budget counted (setup + call)"], rows, "lrrrll")
+        + [""]
+    )
+
+
+def groups_section(report: Report, top: int) -> list[str]:
+    groups = report.get("groups")
+    if not groups:
+        return []
+    entries = groups["entries"][:top]
+    energies = format_column([g["energy_j"] for g in entries], "energy")
+    masses = format_column([g["co2e_g"] for g in entries], "mass")
+    rows = [
+        [code(g["name"]), str(g["tests"]), energy, mass, f"{g['duration_s']:.2f} s", str(g["over_budget"])]
+        for g, energy, mass in zip(entries, energies, masses)
+    ]
+    return (
+        [f"### By {groups['by']} (top {len(entries)} of {len(groups['entries'])})", ""]
+        + table([groups["by"], "tests", "energy", "CO2e", "time", "over budget"], rows, "lrrrrr")
         + [""]
     )
 
 
 def fixtures_section(report: Report, top: int) -> list[str]:
-    fixtures = [f for f in report["fixtures"] if f["energy_j"] > 0][:top]
+    fixtures = costly_fixtures(report)[:top]
     if not fixtures:
         return []
+    energies = format_column([f["energy_j"] for f in fixtures], "energy")
+    masses = format_column([f["co2e_g"] for f in fixtures], "mass")
     rows = [
-        [
-            code(f["label"]),
-            format_energy(f["energy_j"]),
-            format_mass(f["co2e_g"]),
-            f"{f['duration_s']:.2f} s",
-            str(f["setups"]),
-        ]
-        for f in fixtures
+        [code(f["label"]), energy, mass, f"{f['duration_s']:.2f} s", str(f["setups"])]
+        for f, energy, mass in zip(fixtures, energies, masses)
     ]
     return (
         ["### Costly shared fixtures", "", "Charged to the fixture, not to the tests that use it.", ""]
@@ -358,6 +375,7 @@ def render_markdown(report: Report, top: int = 10, max_bytes: int = STEP_SUMMARY
         budget_section(report),
         comparison_section(report),
         top_tests(report, top),
+        groups_section(report, top),
         fixtures_section(report, top),
         hosted_section(report, top),
     ]

@@ -10,6 +10,7 @@ import platform
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, cast
 
 import pytest
 
@@ -25,6 +26,8 @@ from pytest_carbon.schema import (
     AttributionRecord,
     BudgetRecord,
     FixtureRecordDict,
+    GroupEntryRecord,
+    GroupsRecord,
     LlmRecord,
     LlmSessionRecord,
     MeterRecord,
@@ -274,6 +277,7 @@ def build_report(
     complete: bool,
     interrupted: str | None,
     settings: dict[str, SettingRecord] | None = None,
+    group: str | None = None,
 ) -> Report:
     model = facts.model
     energy = figures.energy_j
@@ -360,4 +364,40 @@ def build_report(
         "tests": figures.tests,
         "fixtures": sorted(figures.fixtures, key=lambda f: f["energy_j"], reverse=True),
     }
+    if group is not None:
+        report["groups"] = group_record(figures.tests, group)
     return report
+
+
+def group_name(nodeid: str, by: str) -> str:
+    """The file, dotted module or directory a test belongs to, from its node id."""
+    path = nodeid.split("::", 1)[0]
+    if by == "file":
+        return path
+    if by == "module":
+        return path.removesuffix(".py").replace("/", ".")
+    head, _, _ = path.rpartition("/")
+    return head or "."
+
+
+def group_record(tests: list[TestRecordDict], by: str) -> GroupsRecord:
+    entries: dict[str, GroupEntryRecord] = {}
+    for test in tests:
+        name = group_name(test["nodeid"], by)
+        entry = entries.get(name)
+        if entry is None:
+            entry = entries[name] = {
+                "name": name,
+                "tests": 0,
+                "duration_s": 0.0,
+                "energy_j": 0.0,
+                "co2e_g": 0.0,
+                "over_budget": 0,
+            }
+        entry["tests"] += 1
+        entry["duration_s"] += test["duration_s"]
+        entry["energy_j"] += test["energy_j"]
+        entry["co2e_g"] += test["co2e_g"]
+        entry["over_budget"] += test["verdict"] == "exceeded"
+    ranked = sorted(entries.values(), key=lambda e: e["co2e_g"], reverse=True)
+    return {"by": cast(Literal["file", "module", "dir"], by), "entries": ranked}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_carbon.values.quantities import format_energy, format_mass
+from pytest_carbon.values.quantities import format_column, format_energy, format_mass
 from pytest_carbon.values.text import printable
 
 if TYPE_CHECKING:
-    from pytest_carbon.schema import Report, SessionRecord, ShardRecord, TestRecordDict, WorkerRecord
+    from pytest_carbon.schema import FixtureRecordDict, Report, SessionRecord, ShardRecord, TestRecordDict, WorkerRecord
 
 
 class Line(NamedTuple):
@@ -17,17 +17,34 @@ class Line(NamedTuple):
     style: str = ""  # "", "red", "yellow", "green", "bold"
 
 
-def header_line(report_session: Mapping[str, Any]) -> str:
-    return "carbon: " + how_measured(report_session)
+def header_lines(report_session: Mapping[str, Any]) -> list[str]:
+    """The header, one line per part (meters; intensity; PUE; embodied), so it fits an
+    80-120 column terminal; each line says where its figure came from."""
+    return ["carbon: " + part for part in _how_measured_parts(report_session)]
 
 
-def how_measured(session: Mapping[str, Any]) -> str:
+def _how_measured_parts(session: Mapping[str, Any]) -> list[str]:
     meters = "; ".join(m["description"] for m in session["meters"]) or "no meter"
     intensity = f"intensity {session['intensity_g_per_kwh']:g} gCO2e/kWh ({session['intensity_source']}"
     if session.get("intensity_note"):
         intensity += f"; {session['intensity_note']}"
     intensity += f"; from {session['intensity_origin']})"
-    return f"{meters} | {intensity} | PUE {session['pue']} ({session['pue_source']}) | {session['embodied_label']}"
+    return [meters, intensity, f"PUE {session['pue']} ({session['pue_source']})", session["embodied_label"]]
+
+
+def how_measured(session: Mapping[str, Any]) -> str:
+    """Everything in one line, for reports that wrap (Markdown, HTML)."""
+    return " | ".join(_how_measured_parts(session))
+
+
+def how_measured_short(session: Mapping[str, Any]) -> str:
+    """The summary's last word on method, short: the details are in the header and -v."""
+    meters = ", ".join(f"{m['name']} [{'measured' if m['measured'] else 'estimated'}]" for m in session["meters"])
+    embodied = "embodied included" if session.get("embodied_included") else "embodied excluded"
+    return (
+        f"{meters or 'no meter'}; {session['intensity_g_per_kwh']:g} gCO2e/kWh ({session['intensity_source']}); "
+        f"PUE {session['pue']}; {embodied}"
+    )
 
 
 def _measured_word(session: SessionRecord) -> str:
@@ -40,13 +57,13 @@ def _measured_word(session: SessionRecord) -> str:
     return "estimated from " + " and ".join(estimated or ["nothing"])
 
 
-def _row(energy: float, co2e: float, duration: float, name: str) -> str:
-    return f"  {format_energy(energy):>10}  {format_mass(co2e):>12}  {duration:8.2f}s  {name}"
+def _row(energy: str, co2e: str, duration: float, name: str) -> str:
+    return f"  {energy:>10}  {co2e:>12}  {duration:8.2f}s  {name}"
 
 
 def render(report: Report, verbosity: int, top: int) -> list[Line]:
     from pytest_carbon.report.hosted import counts
-    from pytest_carbon.report.wording import plus_minus
+    from pytest_carbon.report.wording import plus_minus, verdict_comparison
 
     session = report["session"]
     tests = report["tests"]
@@ -56,7 +73,8 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
     lines.append(
         Line(
             f"session: {format_energy(session['energy_j'])}{' ' + band if band else ''}, "
-            f"{format_mass(session['co2e_g'])} in {session['duration_s']:.1f}s, {_measured_word(session)}{incomplete}",
+            f"{format_mass(session['co2e_g'])} over {session['duration_s']:.1f}s measured, "
+            f"{_measured_word(session)}{incomplete}",
             "bold",
         )
     )
@@ -66,7 +84,7 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
             channels = ", ".join(f"{c['name']} {format_energy(c['energy_j'])}" for c in meter["channels"])
             dropped = f" (dropped: {meter['dropped']})" if meter.get("dropped") else ""
             parts.append(f"{meter['name']} {format_energy(meter['energy_j'])} ({channels}){dropped}")
-        label = "machine by meter" if "machine_energy_j" in session else "by meter"
+        label = "the machine by meter" if session.get("xdist") or "workers" in session else "by meter"
         lines.append(Line(f"  {label}: " + "; ".join(parts)))
         breakdown = session["breakdown"]
         total = session["energy_j"] or 1.0
@@ -87,17 +105,22 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
             count = session.get("test_count", len(tests))
             title = "all tests" if verbosity > 0 else f"top {len(shown)} of {count} tests"
             lines.append(Line(f"{title}:{'':>3}energy         gCO2e      time  test", "bold"))
-            for test in shown:
+            energies = format_column([test["energy_j"] for test in shown], "energy")
+            masses = format_column([test["co2e_g"] for test in shown], "mass")
+            for test, energy, mass in zip(shown, energies, masses):
                 flags = f"  [{', '.join(test['flags'])}]" if test["flags"] else ""
                 llm = test.get("llm")
                 if llm is not None and (llm["calls"] or llm["replayed"]):
                     flags += f"  [+ hosted {format_mass(llm['co2e_g'])}, {counts(llm)}]"
                 band = plus_minus(test.get("uncertainty"))
+                budget = test["budget"]
+                counted = f"  [budget counted {verdict_comparison(budget)}]" if budget is not None else ""
                 lines.append(
                     Line(
-                        _row(test["energy_j"], test["co2e_g"], test["duration_s"], test["nodeid"])
+                        _row(energy, mass, test["duration_s"], test["nodeid"])
                         + flags
                         + (f"  ({band})" if band else "")
+                        + counted
                     )
                 )
                 if verbosity > 0:
@@ -106,23 +129,29 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
                         for name, p in test["phases"].items()
                     )
                     lines.append(Line(f"{'':>40}{phases}"))
-        fixtures = [f for f in report["fixtures"] if f["energy_j"] > 0]
+        fixtures = costly_fixtures(report)
         if fixtures:
             lines.append(Line("costly shared fixtures (charged to the fixture, not to a test):", "bold"))
-            for fixture in fixtures[: max(top, 1) if verbosity <= 0 else None]:
+            listed = fixtures[: max(top, 1) if verbosity <= 0 else None]
+            energies = format_column([f["energy_j"] for f in listed], "energy")
+            masses = format_column([f["co2e_g"] for f in listed], "mass")
+            for fixture, energy, mass in zip(listed, energies, masses):
                 lines.append(
-                    Line(
-                        _row(fixture["energy_j"], fixture["co2e_g"], fixture["duration_s"], fixture["label"])
-                        + f"  x{fixture['setups']}"
-                    )
+                    Line(_row(energy, mass, fixture["duration_s"], fixture["label"]) + f"  x{fixture['setups']}")
                 )
+        lines.extend(group_lines(report, top if verbosity <= 0 else None))
     lines.extend(budget_lines(report))
     if report.get("comparison"):
         from pytest_carbon.report.comparison import summary_lines as comparison_summary
 
         lines.extend(Line(text, style) for text, style in comparison_summary(report))
+    if verbosity > 0:
+        lines.extend(
+            Line(("how measured: " if i == 0 else "  ") + part) for i, part in enumerate(_how_measured_parts(session))
+        )
+    elif verbosity == 0:
+        lines.append(Line("how measured: " + how_measured_short(session)))
     if verbosity >= 0:
-        lines.append(Line("how measured: " + how_measured(session)))
         uncertainty = session.get("uncertainty")
         if uncertainty:
             lines.append(
@@ -169,7 +198,8 @@ def attribution_lines(session: SessionRecord) -> list[str]:
     remainder = session["unattributed_energy_j"]
     lines = [
         f"attributed to this run {format_energy(attributed)} of the machine's {format_energy(machine)}; "
-        f"unattributed (other processes, and workers before their measurement began) {format_energy(remainder)}"
+        f"unattributed ({'other processes, idle time the run did not use, and workers before their measurement began' if 'workers' in session else 'other processes and idle time the run did not use'}) "
+        f"{format_energy(remainder)}"
     ]
     if "remote_energy_j" in session:
         lines.append(
@@ -294,4 +324,30 @@ def budget_lines(report: Report) -> list[Line]:
                 lines.append(Line(f"session carbon budget exceeded: {said}", "red"))
         else:
             lines.append(Line(f"session within carbon budget: {said}", "green"))
+    return lines
+
+
+# A shared fixture is listed when it took at least this share of the session's energy.
+COSTLY_SHARE = 0.01
+
+
+def costly_fixtures(report: Report) -> list[FixtureRecordDict]:
+    """Shared fixtures worth a line: those with a real share of the session (at least 1%)."""
+    total = report["session"]["energy_j"]
+    return [f for f in report["fixtures"] if f["energy_j"] > 0 and f["energy_j"] >= COSTLY_SHARE * total]
+
+
+def group_lines(report: Report, top: int | None) -> list[Line]:
+    """The roll-up by file, module or directory (--carbon-group), costliest first."""
+    groups = report.get("groups")
+    if not groups:
+        return []
+    entries = groups["entries"][:top]
+    energies = format_column([g["energy_j"] for g in entries], "energy")
+    masses = format_column([g["co2e_g"] for g in entries], "mass")
+    total = len(groups["entries"])
+    shown = "" if top is None or total <= len(entries) else f" (top {len(entries)} of {total})"
+    lines = [Line(f"by {groups['by']}{shown}:{'':>3}energy         gCO2e   tests  {groups['by']}", "bold")]
+    for entry, energy, mass in zip(entries, energies, masses):
+        lines.append(Line(f"  {energy:>10}  {mass:>12}  {entry['tests']:>6}  {entry['name']}"))
     return lines

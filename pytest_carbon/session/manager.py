@@ -13,7 +13,7 @@ import pytest
 
 from pytest_carbon.meters.attribution import included_notes
 from pytest_carbon.meters.clocks import CLOCKS
-from pytest_carbon.report.terminal import Line, header_line
+from pytest_carbon.report.terminal import Line, header_lines
 from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
 from pytest_carbon.session.runner import TestRunner
 
@@ -44,22 +44,18 @@ class CarbonSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         model = self.parts.model
         intensity = model.intensity
-        return [
-            header_line(
-                {
-                    "meters": [
-                        {"description": m.describe(), "measured": m.measured} for m in self.parts.meter_set.meters
-                    ],
-                    "intensity_g_per_kwh": intensity.g_per_kwh,
-                    "intensity_source": intensity.label,
-                    "intensity_note": intensity.note,
-                    "intensity_origin": intensity.origin,
-                    "pue": model.pue,
-                    "pue_source": model.pue_origin,
-                    "embodied_label": model.embodied_label,
-                }
-            )
-        ]
+        return header_lines(
+            {
+                "meters": [{"description": m.describe(), "measured": m.measured} for m in self.parts.meter_set.meters],
+                "intensity_g_per_kwh": intensity.g_per_kwh,
+                "intensity_source": intensity.label,
+                "intensity_note": intensity.note,
+                "intensity_origin": intensity.origin,
+                "pue": model.pue,
+                "pue_source": model.pue_origin,
+                "embodied_label": model.embodied_label,
+            }
+        )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -131,6 +131,7 @@ class Reporting:
             or self.baseline is not None
             or self.parts.role != "serial"
             or self.parts.config.get_verbosity() > 0
+            or self.parts.settings.value("group") is not None  # a roll-up needs every test
         )
 
     def _session_verdict(self, figures: SessionFigures) -> Verdict | None:
@@ -154,7 +155,14 @@ class Reporting:
         from pytest_carbon.report.record import build_report
 
         figures = self.source.figures(every_test)
-        return build_report(figures, self.parts.facts, self._session_verdict(figures), complete, interrupted)
+        return build_report(
+            figures,
+            self.parts.facts,
+            self._session_verdict(figures),
+            complete,
+            interrupted,
+            group=self.parts.settings.value("group"),
+        )
 
     def finish(self, session: pytest.Session, exitstatus: int) -> Report:
         interrupted = None
@@ -178,6 +186,7 @@ class Reporting:
                 interrupted is None,
                 interrupted,
                 settings=settings_record(self.parts.settings),
+                group=self.parts.settings.value("group"),
             )
         finally:
             if gc_was_enabled:
