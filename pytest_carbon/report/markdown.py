@@ -13,7 +13,7 @@ from pathlib import Path
 from pytest_carbon.report.comparison import describe_change, format_percent, format_value
 from pytest_carbon.report.hosted import MODELS_HEADER, hosted_line, hosted_notes, model_rows
 from pytest_carbon.report.json_report import write_atomic
-from pytest_carbon.report.terminal import costly_fixtures, how_measured
+from pytest_carbon.report.terminal import costly_fixtures, group_columns, how_measured
 from pytest_carbon.report.wording import plus_minus, verdict_comparison, verdict_pair
 from pytest_carbon.schema import Report, judged_tests, over_budget
 from pytest_carbon.values.quantities import format_column, format_energy, format_mass
@@ -268,9 +268,7 @@ def groups_section(report: Report, top: int) -> list[str]:
     groups = report.get("groups")
     if not groups:
         return []
-    entries = groups["entries"][:top]
-    energies = format_column([g["energy_j"] for g in entries], "energy")
-    masses = format_column([g["co2e_g"] for g in entries], "mass")
+    entries, energies, masses = group_columns(groups, top)
     rows = [
         [code(g["name"]), str(g["tests"]), energy, mass, f"{g['duration_s']:.2f} s", str(g["over_budget"])]
         for g, energy, mass in zip(entries, energies, masses)

@@ -9,7 +9,16 @@ from pytest_carbon.values.quantities import format_column, format_energy, format
 from pytest_carbon.values.text import printable
 
 if TYPE_CHECKING:
-    from pytest_carbon.schema import FixtureRecordDict, Report, SessionRecord, ShardRecord, TestRecordDict, WorkerRecord
+    from pytest_carbon.schema import (
+        FixtureRecordDict,
+        GroupEntryRecord,
+        GroupsRecord,
+        Report,
+        SessionRecord,
+        ShardRecord,
+        TestRecordDict,
+        WorkerRecord,
+    )
 
 
 class Line(NamedTuple):
@@ -342,12 +351,18 @@ def group_lines(report: Report, top: int | None) -> list[Line]:
     groups = report.get("groups")
     if not groups:
         return []
-    entries = groups["entries"][:top]
-    energies = format_column([g["energy_j"] for g in entries], "energy")
-    masses = format_column([g["co2e_g"] for g in entries], "mass")
+    entries, energies, masses = group_columns(groups, top)
     total = len(groups["entries"])
     shown = "" if top is None or total <= len(entries) else f" (top {len(entries)} of {total})"
     lines = [Line(f"by {groups['by']}{shown}:{'':>3}energy         gCO2e   tests  {groups['by']}", "bold")]
     for entry, energy, mass in zip(entries, energies, masses):
         lines.append(Line(f"  {energy:>10}  {mass:>12}  {entry['tests']:>6}  {entry['name']}"))
     return lines
+
+
+def group_columns(groups: GroupsRecord, top: int | None) -> tuple[list[GroupEntryRecord], list[str], list[str]]:
+    """The roll-up's first `top` entries, with their energy and gCO2e columns as text."""
+    entries = groups["entries"][:top]
+    energies = format_column([g["energy_j"] for g in entries], "energy")
+    masses = format_column([g["co2e_g"] for g in entries], "mass")
+    return entries, energies, masses
