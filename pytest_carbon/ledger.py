@@ -9,8 +9,8 @@ argument parser, several times slower, and the floats in a list are not tracked 
 garbage collector.)
 
 Account codes: phase p of test i is 3*i + p (>= 0). The session overhead and the shared
-fixtures are "slots" with negative codes: part q of slot s is -2 - (4*s + q), so the
-overhead (slot 0) has -2..-5 and fixtures -6 and below. PENDING (-1) owns the time after
+fixtures are "slots" with negative codes: part q of slot s is -2 - (5*s + q), so the
+overhead (slot 0) has -2..-6 and fixtures -7 and below. PENDING (-1) owns the time after
 one test's teardown and before the next test's setup report names it; that time becomes
 the next test's setup, or overhead between tests if no test follows.
 """
@@ -25,11 +25,11 @@ from typing import NamedTuple
 
 PHASES = ("setup", "call", "teardown")
 SETUP, CALL, TEARDOWN = 0, 1, 2
-OVERHEAD_PARTS = ("startup", "collection", "between", "finish")
-STARTUP, COLLECTION, BETWEEN, FINISH = 0, 1, 2, 3
+OVERHEAD_PARTS = ("startup", "collection", "between", "finish", "gc")
+STARTUP, COLLECTION, BETWEEN, FINISH, GC = 0, 1, 2, 3, 4
 FIXTURE_PARTS = ("setup", "teardown")
 PENDING = -1
-SLOT_PARTS = 4
+SLOT_PARTS = 5
 FIRST_FIXTURE_CODE = -2 - SLOT_PARTS
 
 Reading = Sequence[float]  # [perf_counter seconds, joules of each channel since start]
@@ -185,10 +185,18 @@ class Ledger:
 
     def push(self, record: FixtureRecord, part: int) -> None:
         """A shared fixture starts work inside whatever runs now; pop() returns to it."""
+        self._interrupt(slot_code(record.slot, part))
+
+    def push_overhead(self, part: int) -> None:
+        """Part `part` of the session overhead interrupts whatever runs now (a full garbage
+        collection); pop() returns to it."""
+        self._interrupt(slot_code(0, part))
+
+    def _interrupt(self, code: int) -> None:
         if self.code == PENDING and self._pending_from is None:
             self._pending_from = len(self.owners)
         self._stack.append(self.code)
-        self.close(slot_code(record.slot, part))
+        self.close(code)
 
     def pop(self) -> None:
         self.close(self._stack.pop() if self._stack else slot_code(0, BETWEEN))

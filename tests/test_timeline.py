@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_carbon.ledger import BETWEEN, COLLECTION, FINISH, PENDING, TEARDOWN, FixtureKey, Ledger
+from pytest_carbon.ledger import (
+    BETWEEN,
+    COLLECTION,
+    FINISH,
+    OVERHEAD_PARTS,
+    PENDING,
+    SLOT_PARTS,
+    TEARDOWN,
+    FixtureKey,
+    Ledger,
+)
 
 
 class Clock:
@@ -158,9 +168,11 @@ def test_sums_match_a_plain_interval_by_interval_sum_over_random_timelines() -> 
             got = list(ledger.record(index).durations)
             assert got == pytest.approx([expected.get(3 * index + p, 0.0) for p in range(3)]), seed
         for fixture in fixtures:
-            want = [expected.get(-2 - 4 * fixture.slot - p, 0.0) for p in range(2)]
+            want = [expected.get(-2 - SLOT_PARTS * fixture.slot - p, 0.0) for p in range(2)]
             assert list(ledger.fixtures[fixture.key].durations) == pytest.approx(want), seed
-        assert list(ledger.overhead.durations) == pytest.approx([expected.get(-2 - p, 0.0) for p in range(4)]), seed
+        assert list(ledger.overhead.durations) == pytest.approx(
+            [expected.get(-2 - p, 0.0) for p in range(len(OVERHEAD_PARTS))]
+        ), seed
 
 
 def test_a_reading_at_the_test_start_keeps_the_wait_before_it_out_of_its_setup() -> None:

@@ -441,7 +441,7 @@ def render_html(report: Report) -> str:
     session = report["session"]
     kind = "measured" if session["measured"] else "estimated"
     breakdown = session["breakdown"]
-    overhead = sum(breakdown.get(k, 0.0) for k in ("startup_j", "collection_j", "between_j", "finish_j"))
+    overhead = sum(breakdown.get(k, 0.0) for k in ("startup_j", "collection_j", "between_j", "finish_j", "gc_j"))
     incomplete = (
         ""
         if report["complete"]

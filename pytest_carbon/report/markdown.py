@@ -91,7 +91,7 @@ def headline(report: Report) -> list[str]:
     lines.append("")
     breakdown = session["breakdown"]
     total = session["energy_j"]
-    overhead = sum(breakdown.get(k, 0.0) for k in ("startup_j", "collection_j", "between_j", "finish_j"))
+    overhead = sum(breakdown.get(k, 0.0) for k in ("startup_j", "collection_j", "between_j", "finish_j", "gc_j"))
     rows = [
         ["tests", format_energy(breakdown["tests_j"]), _share(breakdown["tests_j"], total)],
         ["shared fixtures", format_energy(breakdown["fixtures_j"]), _share(breakdown["fixtures_j"], total)],

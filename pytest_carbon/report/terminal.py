@@ -97,12 +97,14 @@ def render(report: Report, verbosity: int, top: int) -> list[Line]:
         lines.append(Line(f"  {label}: " + "; ".join(parts)))
         breakdown = session["breakdown"]
         total = session["energy_j"] or 1.0
-        overhead = sum(breakdown[k] for k in ("startup_j", "collection_j", "between_j", "finish_j"))
+        overhead = sum(breakdown.get(k, 0.0) for k in ("startup_j", "collection_j", "between_j", "finish_j", "gc_j"))
         where = (
             f"  where: tests {format_energy(breakdown['tests_j'])} ({breakdown['tests_j'] / total:.0%}), "
             f"shared fixtures {format_energy(breakdown['fixtures_j'])} ({breakdown['fixtures_j'] / total:.0%}), "
             f"pytest start-up, collection and between tests {format_energy(overhead)} ({overhead / total:.0%})"
         )
+        if breakdown.get("gc_j"):
+            where += f" (of which full garbage collections {format_energy(breakdown['gc_j'])})"
         if "controller_j" in breakdown:
             where += f", xdist controller {format_energy(breakdown['controller_j'])} ({breakdown['controller_j'] / total:.0%})"
         lines.append(Line(where))

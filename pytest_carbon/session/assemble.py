@@ -251,9 +251,22 @@ def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
             assert runner is not None
             figures = LocalFigures(parts)
         writers = report_writers(config, settings)
-        reporting = Reporting(
-            parts, figures, writers, setting_path(config, settings, "json"), setting_path(config, settings, "compare")
-        )
+        json_path = setting_path(config, settings, "json")
+        if json_path is not None and runner is not None:
+            from pytest_carbon.session.checkpoints import Checkpoints, flush_interval
+
+            interval = flush_interval()  # checked before the placeholder report is written
+        reporting = Reporting(parts, figures, writers, json_path, setting_path(config, settings, "compare"))
+        if json_path is not None and runner is not None:
+            # Serial runs: the controller of pytest-xdist has no session figures until
+            # its workers finish.
+            checkpoints = Checkpoints(reporting, interval)
+            checkpoints.install_sigterm()
+            plugins.register(checkpoints, "carbon-checkpoints")
+            runner.checkpoints = checkpoints
+            runner.flush_due = checkpoints.first_due()
         session = CarbonSession(parts, reporting, runner)
     plugins.register(session, "carbon-session")
+    if runner is not None:  # last: removed when the session closes
+        runner.full_collections.install()
     return session

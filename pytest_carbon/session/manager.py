@@ -89,6 +89,8 @@ class CarbonSession:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self.runner is not None:
+                self.runner.full_collections.remove()
             self.parts.meter_set.close()
             if self.parts.remote is not None:
                 self.parts.remote.stop()

@@ -106,6 +106,7 @@ class Reporting:
         self.json_path = json_path
         # Read before the placeholder JSON is written: the baseline may be the same file.
         self.written: list[Path] = []  # report files written at the end, for the summary
+        self.finished = False  # the session's end has begun: no more checkpoints
         self.baseline: Baseline | None = None
         if baseline_path is not None:
             from pytest_carbon.verdicts.compare import load_baseline
@@ -165,6 +166,7 @@ class Reporting:
         )
 
     def finish(self, session: pytest.Session, exitstatus: int) -> Report:
+        self.finished = True
         interrupted = None
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             interrupted = "interrupted (KeyboardInterrupt)"
@@ -239,6 +241,25 @@ class Reporting:
                 continue
             if writer.output is not None:
                 self.written.append(writer.output)
+
+    def flush(self, interrupted: str) -> None:
+        """Write the JSON report with what was measured so far, marked incomplete (a
+        checkpoint while tests run, or SIGTERM). A failure is noted, never raised."""
+        if self.json_path is None or self.finished:
+            return
+        from pytest_carbon.report.json_report import write_json
+
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            write_json(self.json_path, self.build(complete=False, interrupted=interrupted))
+        except Exception as error:
+            note = f"could not write the JSON report to {self.json_path} while tests ran: {type(error).__name__}"
+            if note not in self.parts.facts.warnings:
+                self.parts.facts.warnings.append(note)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
     def _write_placeholder(self, path: Path) -> None:
         """A valid, incomplete report from the start, so a killed run still leaves one."""

@@ -4,8 +4,9 @@ go into the report of the phase that decides them. Serial runs and xdist workers
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
@@ -25,10 +26,14 @@ from pytest_carbon.ledger import (
     TestRecord,
 )
 from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
+from pytest_carbon.session.gc_pauses import FullCollections
 from pytest_carbon.session.markers import closest_carbon_marker
 from pytest_carbon.session.outcomes import combine
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.verdicts.budgets import Verdict, judge, resolve_test_budget, unmatched_patterns
+
+if TYPE_CHECKING:
+    from pytest_carbon.session.checkpoints import Checkpoints
 
 # Called with each finished test's record and its teardown report (JUnit properties,
 # GPU interpolation flags, shipping to the xdist controller).
@@ -158,6 +163,11 @@ class TestRunner:
         # (pytest-rerunfailures): phases then end where pytest makes their reports.
         self.phase_ends: PhaseEnds | None = None
         self._deselected: list[str] = []  # node ids -k and -m took out, when budget patterns need them
+        self.full_collections = FullCollections(self.ledger)  # installed by assemble, removed at close
+        # Where the JSON report is rewritten while tests run: when the next rewrite is due
+        # (compared with the time of the reading that ends each test) and what makes it.
+        self.flush_due = math.inf
+        self.checkpoints: Checkpoints | None = None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -278,6 +288,9 @@ class TestRunner:
         self._running = self._running_id = None
         if not passed:
             ledger.outcomes[running] = combine(ledger.outcomes[running], report)
+        now = ledger.marks[-ledger.width]
+        if now >= self.flush_due and self.checkpoints is not None:
+            self.flush_due = self.checkpoints.flush(now)
         listeners = self.test_listeners
         if listeners:
             record = ledger.running_record(running)
