@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from itertools import accumulate
+from operator import sub
 
 from pytest_carbon.meters.base import Meter
 from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
@@ -268,21 +270,22 @@ class Attributor:
             self._prev = data[-stride:]
             self._t = t_acc
             return
-        static_w = self._static_w
-        dynamic_j = self._dynamic_j
-        carry = self._carry
+        # Per interval first: its duration and the run's shares of static and dynamic power.
         vcpus = self.vcpus
         gpu_shared = self._any_gpu and not self.gpu_exclusive
-        inferred = self._inferred
         width = len(charged) + 1
         last_own, last_rest, last_others = self._last_own, self._last_rest, self._last_others
         busy_s, run_s = self._machine_busy_s, self._run_cpu_s
-        inf = math.inf
+        notes: list[tuple[int, int, str]] = []  # (interval, -1 for the clock or channel, what ran backwards)
+        durations: list[float] = []
+        static_shares: list[float] = []
+        dynamic_shares: list[float] = []
+        gpu_weights: list[float] = []
+        gpu_shares: list[dict[int, float]] = []
         for at in range(stride, len(data), stride):
-            before = at - stride
-            elapsed = data[at] - data[before]
+            elapsed = data[at] - data[at - stride]
             if elapsed < 0:
-                backwards.append(f"the clock ran backwards by {-elapsed:.6f} s")
+                notes.append((len(durations), -1, f"the clock ran backwards by {-elapsed:.6f} s"))
                 elapsed = 0.0
             t_acc += elapsed
             own_now, rest_now, others_now = data[at + width : at + width + 3]
@@ -302,60 +305,121 @@ class Attributor:
             run_s += run
             # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
             # than it could use; the maximum-power bound carries that on.
-            static_share = run / (vcpus * elapsed) if elapsed > 0 else 0.0
-            dynamic_share = run / busy if busy > 0 else 0.0
-            gpu_weight = 1.0
+            static_shares.append(run / (vcpus * elapsed) if elapsed > 0 else 0.0)
+            dynamic_shares.append(run / busy if busy > 0 else 0.0)
+            durations.append(elapsed)
             if gpu_shared:
                 if self._gpu_meters and t_acc - self._gpu_refreshed_at >= self.gpu_refresh_s:
                     self._refresh_gpu_shares(t_acc)
-                gpu_weight = 1.0 / self.workers.count(data[at]) if self.workers is not None else 0.0
-            for i, gpu, known, bound, holder in plan:
-                delta = data[at + 1 + i] - data[before + 1 + i]
-                if delta < 0:
-                    backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
-                    delta = 0.0
-                machine_j[i] += delta
-                if gpu:
-                    share = delta * self._gpu_shares.get(i, gpu_weight)
-                elif holder >= 0:
-                    # Memory held: the part the run's tree holds, for as long as it holds it.
-                    held = data[at + width + 4 + holder]
-                    share = delta * min(1.0, data[at + width + 3] / held) if held > 0 else 0.0
-                else:
-                    power = static_w[i]
-                    if power == inf:  # all static (memory held), or no idle estimate yet
-                        static = delta if known else 0.0
-                    else:
-                        static = power * elapsed
-                        if static > delta:
-                            static = delta
-                    dynamic_j[i] += delta - static
-                    share = static * static_share + (delta - static) * dynamic_share
-                if bound is not None and (share > bound * elapsed or carry[i]):
-                    share = self._bounded(i, share, bound * elapsed, bound)
-                charged[i] += share
-            if inferred:
-                self._infer_idle(data[at : at + width], data[before : before + width], elapsed)
-            sink.append(t_acc)
-            sink += charged
+                gpu_weights.append(1.0 / self.workers.count(data[at]) if self.workers is not None else 0.0)
+                gpu_shares.append(self._gpu_shares)
+        # Then each channel over all the intervals (they share nothing but the above).
+        columns = [
+            self._charge_channel(data, durations, static_shares, dynamic_shares, gpu_weights, gpu_shares, entry, notes)
+            for entry in plan
+        ]
+        if self._inferred:
+            self._window_s = self._idle_window(durations)
+        if notes:
+            notes.sort(key=lambda note: note[:2])
+            backwards.extend(note[2] for note in notes)
+        times = list(accumulate(durations, initial=self._t))[1:]
+        for reading in zip(times, *columns):
+            sink += reading
         self._prev = data[-stride:]
         self._t = t_acc
         self._last_own, self._last_rest, self._last_others = last_own, last_rest, last_others
         self._machine_busy_s, self._run_cpu_s = busy_s, run_s
 
-    def _infer_idle(self, now: list[float], last: list[float], elapsed: float) -> None:
-        """A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S."""
-        self._window_s += elapsed
-        window = self._window_j
-        for i in self._inferred:
-            window[i] += max(0.0, now[i + 1] - last[i + 1])
-        if self._window_s >= IDLE_WINDOW_S:
-            for i in self._inferred:
-                power = window[i] / self._window_s
-                if power < self._static_w[i]:
-                    self._static_w[i] = power
-                window[i] = 0.0
-            self._window_s = 0.0
+    def _idle_window(self, durations: list[float]) -> float:
+        """The idle-power window's seconds after these intervals (see _charge_channel)."""
+        window_s = self._window_s
+        for elapsed in durations:
+            window_s += elapsed
+            if window_s >= IDLE_WINDOW_S:
+                window_s = 0.0
+        return window_s
+
+    def _charge_channel(
+        self,
+        data: list[float],
+        durations: list[float],
+        static_shares: list[float],
+        dynamic_shares: list[float],
+        gpu_weights: list[float],
+        gpu_shares: list[dict[int, float]],
+        entry: tuple[int, bool, bool, float | None, int],
+        notes: list[tuple[int, int, str]],
+    ) -> list[float]:
+        """One channel over the intervals in `data` (process scope): its charged joules
+        after each, cumulative."""
+        i, gpu, known, bound, holder = entry
+        stride = self._stride
+        width = len(self._charged) + 1
+        column = data[1 + i :: stride]
+        deltas = list(map(sub, column[1:], column[:-1]))
+        if deltas and min(deltas) < 0:
+            for r, delta in enumerate(deltas):
+                if delta < 0:
+                    notes.append((r, i, f"channel {i} ran backwards by {-delta:.6g} J"))
+                    deltas[r] = 0.0
+        machine_j = self._machine_j[i]
+        for delta in deltas:
+            machine_j += delta
+        self._machine_j[i] = machine_j
+        if gpu:
+            if gpu_shares:
+                shares = [delta * found.get(i, weight) for delta, found, weight in zip(deltas, gpu_shares, gpu_weights)]
+            else:
+                shares = [delta * 1.0 for delta in deltas]
+        elif holder >= 0:
+            # Memory held: the part the run's tree holds, for as long as it holds it.
+            rss = data[stride + width + 3 :: stride]
+            held = data[stride + width + 4 + holder :: stride]
+            shares = [d * min(1.0, r / h) if h > 0 else 0.0 for d, r, h in zip(deltas, rss, held)]
+        else:
+            shares = []
+            dynamic_j = self._dynamic_j[i]
+            power = self._static_w[i]
+            inferred = i in self._inferred
+            window_s, window_j = self._window_s, self._window_j[i]
+            for r, delta in enumerate(deltas):
+                elapsed = durations[r]
+                if power == math.inf:  # all static (memory held), or no idle estimate yet
+                    static = delta if known else 0.0
+                else:
+                    static = power * elapsed
+                    if static > delta:
+                        static = delta
+                dynamic_j += delta - static
+                shares.append(static * static_shares[r] + (delta - static) * dynamic_shares[r])
+                if inferred:
+                    # A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S.
+                    window_s += elapsed
+                    window_j += delta
+                    if window_s >= IDLE_WINDOW_S:
+                        if window_j / window_s < power:
+                            power = window_j / window_s
+                        window_s = window_j = 0.0
+            self._dynamic_j[i] = dynamic_j
+            self._static_w[i] = power
+            self._window_j[i] = window_j
+        charged = self._charged[i]
+        found = []
+        if bound is None:
+            for share in shares:
+                charged += share
+                found.append(charged)
+        else:
+            carry = self._carry
+            for r, share in enumerate(shares):
+                elapsed = durations[r]
+                if share > bound * elapsed or carry[i]:
+                    share = self._bounded(i, share, bound * elapsed, bound)
+                charged += share
+                found.append(charged)
+        self._charged[i] = charged
+        return found
 
     def _bounded(self, i: int, share: float, room: float, bound: float) -> float:
         """No interval above the channel's maximum power: the excess waits for room."""
