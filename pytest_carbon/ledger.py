@@ -188,8 +188,11 @@ class Ledger:
 
     # -- boundaries (while the session runs) -------------------------------------------
 
-    def close(self, next_code: int) -> None:
-        """Close the running interval (charged to its account); `next_code` owns the next one."""
+    def close(self, next_code: int) -> Reading | None:
+        """Close the running interval (charged to its account); `next_code` owns the next one.
+        Returns the reading taken, or None where a recorder took it (it reaches `marks`
+        when they are asked for)."""
+        now: Reading | None = None
         if self._record is not None:
             self._record()
         else:
@@ -202,10 +205,11 @@ class Ledger:
             self._marks.extend(now)
         self.owners.append(self.code)
         self.code = next_code
+        return now
 
-    def enter_overhead(self, part: int) -> None:
+    def enter_overhead(self, part: int) -> Reading | None:
         """Close the running interval; part `part` of the session overhead is next."""
-        self.close(slot_code(0, part))
+        return self.close(slot_code(0, part))
 
     def push(self, record: FixtureRecord, part: int) -> None:
         """A shared fixture starts work inside whatever runs now; pop() returns to it."""
