@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from itertools import compress, repeat
 from operator import add, ne, sub
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 PHASES = ("setup", "call", "teardown")
 SETUP, CALL, TEARDOWN = 0, 1, 2
@@ -34,6 +34,17 @@ FIRST_FIXTURE_CODE = -2 - SLOT_PARTS
 
 Reading = Sequence[float]  # [perf_counter seconds, joules of each channel since start]
 ReadErrorHandler = Callable[[BaseException, list[float]], tuple[Callable[[], Reading], Reading]]
+
+
+class Recorder(Protocol):
+    """A reader whose boundary only records counters (record()); flush() converts what it
+    recorded, in order, into the list given to attach(). See meters/attribution.py."""
+
+    def attach(self, sink: list[float]) -> None: ...
+
+    def record(self) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class EnergyRecord:
@@ -138,7 +149,11 @@ class Ledger:
     """The session's timeline, and the accounts it is charged to."""
 
     def __init__(
-        self, read: Callable[[], Reading], channels: int, on_read_error: ReadErrorHandler | None = None
+        self,
+        read: Callable[[], Reading],
+        channels: int,
+        on_read_error: ReadErrorHandler | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.read = read  # what a boundary reads: the meters, or their attributed share
         # Called when read() raises, with the error and the last reading; returns what to
@@ -147,7 +162,14 @@ class Ledger:
         self.channels = channels
         self.width = channels + 1  # a reading: the time, then each channel
         self.start: list[float] = list(read())
-        self.marks: list[float] = list(self.start)  # every reading, flattened
+        self._marks: list[float] = list(self.start)  # every reading, flattened (see marks)
+        # With a recorder a boundary only records its counters; its readings reach _marks
+        # when something asks for them (marks), converted in order.
+        self._record: Callable[[], None] | None = None
+        self._flush: Callable[[], None] | None = None
+        if recorder is not None:
+            recorder.attach(self._marks)
+            self._record, self._flush = recorder.record, recorder.flush
         self.owners: list[int] = []  # owners[j]: the account of the interval between readings j and j + 1
         self.code = slot_code(0, STARTUP)  # the account of the interval running now
         self.end: list[float] | None = None
@@ -166,20 +188,26 @@ class Ledger:
 
     # -- boundaries (while the session runs) -------------------------------------------
 
-    def close(self, next_code: int) -> Reading:
-        """Close the running interval (charged to its account); `next_code` owns the next one."""
-        try:
-            now = self.read()
-        except Exception as error:
-            if self.on_read_error is None:
-                raise
-            self.read, now = self.on_read_error(error, self.marks[-self.width :])
-        self.marks.extend(now)
+    def close(self, next_code: int) -> Reading | None:
+        """Close the running interval (charged to its account); `next_code` owns the next one.
+        Returns the reading taken, or None where a recorder took it (it reaches `marks`
+        when they are asked for)."""
+        now: Reading | None = None
+        if self._record is not None:
+            self._record()
+        else:
+            try:
+                now = self.read()
+            except Exception as error:
+                if self.on_read_error is None:
+                    raise
+                self.read, now = self.on_read_error(error, self._marks[-self.width :])
+            self._marks.extend(now)
         self.owners.append(self.code)
         self.code = next_code
         return now
 
-    def enter_overhead(self, part: int) -> Reading:
+    def enter_overhead(self, part: int) -> Reading | None:
         """Close the running interval; part `part` of the session overhead is next."""
         return self.close(slot_code(0, part))
 
@@ -234,10 +262,18 @@ class Ledger:
 
     def finish(self) -> Reading:
         self._stack.clear()
-        self.end = list(self.enter_overhead(FINISH))
+        self.enter_overhead(FINISH)
+        self.end = self.last
         return self.end
 
     # -- figures -----------------------------------------------------------------------
+
+    @property
+    def marks(self) -> list[float]:
+        """Every reading, flattened: the time, then each channel's joules."""
+        if self._flush is not None:
+            self._flush()
+        return self._marks
 
     @property
     def last(self) -> list[float]:

@@ -233,3 +233,125 @@ def test_memory_is_charged_for_what_the_run_holds_not_what_neighbours_hold():
         timeline.energy += 0.4 * in_use / 1e9
         assert charged.read()[1] - before == pytest.approx(0.4 * 1.0)  # 1 GB for 1 s
     assert charged.read()[1] - start == pytest.approx(0.8)
+
+
+class Script:
+    """A fixed, irregular run replayed on demand: readings of three channels (a measured
+    counter, a CPU model with a maximum power, memory held), the run's and the
+    neighbours' CPU time and memory, with a clock and a counter that go backwards once
+    and bursts above the maximum power."""
+
+    def __init__(self) -> None:
+        import random
+
+        rng = random.Random(7)
+        self.steps = []
+        t, counter, model, memory, run, rest, others = 100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        for k in range(400):
+            dt = rng.choice([1e-5, 2e-4, 0.003, 0.02, 0.3])
+            t += -0.01 if k == 50 else dt
+            busy = dt * rng.random()
+            run += busy
+            rest += rng.choice([0.0, 0.0, 0.01])  # tick-granular descendants
+            others += dt * rng.random()
+            counter += -1.0 if k == 120 else rng.random() * 5 * dt
+            model += IDLE_W * dt + DYNAMIC_W * busy + (5.0 if k % 97 == 3 else 0.0)
+            memory += 0.4 * dt * rng.choice([1, 4])
+            self.steps.append(([t, counter, model, memory], run, rest, others, rng.choice([1e9, 2e9]), 4e9))
+        self.at = 0
+
+    @property
+    def step(self):
+        return self.steps[min(self.at, len(self.steps) - 1)]
+
+    def read(self) -> list[float]:
+        self.at += 1
+        return list(self.step[0])
+
+
+class ScriptTree:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+
+    @property
+    def rss_bytes(self) -> float:
+        return self.script.step[4]
+
+    def own(self, now: float) -> float:
+        return self.script.step[1]
+
+    def rest(self, now: float) -> float:
+        return self.script.step[2]
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptMachine:
+    def __init__(self, script: Script) -> None:
+        self.script = script
+
+    def others_at(self, now: float) -> float:
+        return self.script.step[3]
+
+
+class ScriptMemory(MemoryMeter):
+    def __init__(self, script: Script) -> None:
+        self.script = script
+
+    def held_bytes(self):
+        return self.script.step[5]
+
+
+def scripted(process: bool) -> tuple[Script, Attributor]:
+    script = Script()
+    meters = [CounterMeter(), ModelMeter(), ScriptMemory(script)]
+    attributor = Attributor(
+        script.read,
+        meters,
+        VCPUS,
+        None,
+        True,
+        process=process,
+        tree=ScriptTree(script) if process else None,  # type: ignore[arg-type]
+        machine_cpu=ScriptMachine(script),  # type: ignore[arg-type]
+    )
+    return script, attributor
+
+
+@pytest.mark.parametrize("process", [True, False], ids=["process", "machine"])
+def test_a_timeline_that_records_at_boundaries_gets_the_figures_of_reading_at_each(process):
+    from pytest_carbon.ledger import PENDING, Ledger
+
+    _, eager = scripted(process)
+    expected = eager.read()
+    for _ in range(350):
+        expected += eager.read()
+
+    _, deferred = scripted(process)
+    assert deferred.defers
+    ledger = Ledger(deferred.read, 3, recorder=deferred)  # reading 0
+    inside = []
+    timeline = expected[:4]
+    for k in range(1, 351):
+        reading = expected[4 * k : 4 * k + 4]
+        if k % 50 == 10:  # a measurement inside a test reads between boundaries
+            assert deferred.read() == reading
+            inside.append(k)
+            continue
+        ledger.close(PENDING)
+        timeline += reading
+        if k == 200:  # a budget or listener asks for figures halfway
+            assert ledger.marks == timeline
+    assert ledger.marks == timeline
+    assert len(inside) == 7
+    assert deferred.warnings() == eager.warnings() != []
+    assert deferred.machine_totals() == eager.machine_totals()
+    assert deferred.dropped_j == eager.dropped_j
+    assert deferred.static_w == eager.static_w
+    assert deferred.mean_power_by_meter(
+        [CounterMeter(), ModelMeter(), MemoryMeter(Timeline())]
+    ) == eager.mean_power_by_meter([CounterMeter(), ModelMeter(), MemoryMeter(Timeline())])
+    if process:
+        assert deferred.joules_per_cpu_second() == eager.joules_per_cpu_second()
+        assert deferred.run_cpu_s == eager.run_cpu_s > 0

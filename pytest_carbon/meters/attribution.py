@@ -31,7 +31,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from operator import add, sub
+from itertools import accumulate
+from operator import sub
 
 from pytest_carbon.meters.base import Meter
 from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
@@ -115,7 +116,7 @@ class Attributor:
             bound.extend(_per_channel(meter.max_power_w(), len(meter.channels)))
         self._static_known = [value is not None for value in static]
         # Idle power of channels that must infer it: the lowest seen over IDLE_WINDOW_S.
-        self.static_w = [value if value is not None else math.inf for value in static]
+        self._static_w = [value if value is not None else math.inf for value in static]
         self._inferred = [
             i for i, known in enumerate(self._static_known) if not known and channels[i].component != "gpu"
         ]
@@ -123,8 +124,8 @@ class Attributor:
         self._window_j = [0.0] * count
         self.max_w = bound
         self._carry = [0.0] * count
-        self.dropped_j = [0.0] * count  # beyond the cap: reported, never charged
-        self.backwards: list[str] = []  # what ran backwards, for the warnings
+        self._dropped_j = [0.0] * count  # beyond the cap: reported, never charged
+        self._backwards: list[str] = []  # what ran backwards, for the warnings
         # (first channel index, meter) for GPU meters that can say who uses the GPU
         self._gpu_meters: list[tuple[int, Meter]] = []
         offset = 0
@@ -140,130 +141,285 @@ class Attributor:
             self._machine_cpu = machine_cpu if machine_cpu is not None else shared_machine_cpu_time()
         first = read()
         self.machine_start = list(first)
-        self._last = list(first)
+        self._last = list(first)  # the last reading recorded (held by recover() on a failure)
         self._t = first[0]
         self._last_own = self.tree.own(first[0]) if self.tree is not None else 0.0
         self._last_rest = self.tree.rest(first[0]) if self.tree is not None else 0.0
         self._last_others = self._machine_cpu.others_at(first[0]) if self._machine_cpu else 0.0
-        # per channel: (index, GPU?, static power known?, maximum power or None, the meter
-        # whose memory-held channel this is, or None)
-        holders: list[Meter | None] = []
+        # per channel: (index, GPU?, static power known?, maximum power or None, the index
+        # in _holders of the meter whose memory-held channel this is, or -1)
+        self._holders: list[Meter] = []  # meters whose memory held is read at each boundary
+        holder_of: list[int] = []
         for meter in meters:
-            holds = meter.held_bytes() is not None
-            holders.extend(meter if holds and channel.component == "memory" else None for channel in meter.channels)
-        self._plan = [(i, self._gpu[i], self._static_known[i], limit, holders[i]) for i, limit in enumerate(bound)]
-        self.machine_busy_s = 0.0  # machine CPU-seconds and this run's, over the session
-        self.run_cpu_s = 0.0
-        self.machine_j = [0.0] * count  # the machine's energy per channel, as measured
-        self.dynamic_j = [0.0] * count  # its dynamic part
+            holds = meter.held_bytes() is not None and process
+            if holds and any(channel.component == "memory" for channel in meter.channels):
+                self._holders.append(meter)
+            position = len(self._holders) - 1
+            holder_of.extend(position if holds and c.component == "memory" else -1 for c in meter.channels)
+        self._plan = [(i, self._gpu[i], self._static_known[i], limit, holder_of[i]) for i, limit in enumerate(bound)]
+        self._machine_busy_s = 0.0  # machine CPU-seconds and this run's, over the session
+        self._run_cpu_s = 0.0
+        self._machine_j = [0.0] * count  # the machine's energy per channel, as measured
+        self._dynamic_j = [0.0] * count  # its dynamic part
         self._charged = [0.0] * count
+        # Readings record() took and flush() has not converted yet, flat, each `stride`
+        # floats: the meters' reading (time, joules per channel); in process scope then this
+        # process's CPU-seconds, its descendants' and named processes', the rest of the
+        # machine's, and where memory-held channels are: the tree's resident bytes and the
+        # memory in use each memory meter holds (all as read at the boundary).
+        self._stride = 1 + count + (3 + (1 + len(self._holders) if self._holders else 0) if process else 0)
+        self._pending: list[float] = []
+        self._sink: list[float] = []  # where flush() puts the converted readings
+        self._prev = self._last + [0.0] * (self._stride - 1 - count)  # the last reading converted
 
-    def read(self) -> list[float]:
+    # -- at a boundary: read the counters ------------------------------------------------
+
+    @property
+    def defers(self) -> bool:
+        """Whether a boundary may only record its counters, converted later: not where a
+        shared GPU's split is read when the interval ends (the driver's figure, the
+        workers alive)."""
+        return not (self._any_gpu and not self.gpu_exclusive)
+
+    def attach(self, sink: list[float]) -> None:
+        """Where readings taken with record() go once converted: a timeline's flat list."""
+        self._sink = sink
+
+    def record(self) -> None:
+        """A boundary: read the meters and the CPU counters and append them, raw, to a
+        flat list of floats (nothing for the garbage collector to track). The arithmetic
+        happens in flush(), in order, when a figure is asked for."""
         try:
             now = self._read()
         except Exception as error:
             if self._recover is None:
                 raise
             self._read, now = self._recover(error, self._last)
+        self._last = now
+        pending = self._pending
+        pending += now
+        tree = self.tree
+        if tree is None:
+            return
         t = now[0]
-        last = self._last
-        elapsed = t - last[0]
-        if elapsed < 0:
-            self.backwards.append(f"the clock ran backwards by {-elapsed:.6f} s")
-            elapsed = 0.0
-        self._t += elapsed
-        charged = self._charged
-        deltas = self._deltas(now, last)
-        if not self.process:
-            for i, _, _, bound, _ in self._plan:
-                delta = deltas[i]
-                charged[i] += self._bounded(i, delta, bound * elapsed, bound) if bound is not None else delta
-            self._last = now
-            return [self._t, *charged]
-        tree, machine = self.tree, self._machine_cpu
-        assert tree is not None and machine is not None
         # One read of this process's CPU time serves both: the run's tree is this process
         # plus its descendants, the machine's busy time this process plus the rest.
-        own_now = tree.own(t)
-        rest_now = tree.rest(t)
-        others_now = machine.others_at(t)
-        own = own_now - self._last_own
-        rest = rest_now - self._last_rest
-        others = others_now - self._last_others
-        self._last_own, self._last_rest, self._last_others = own_now, rest_now, others_now
-        if rest < 0:
-            rest = 0.0
-        if others < 0:
-            others = 0.0
-        run = own + rest
-        # The machine's busy time holds the run's: the tree's ticks may come before the
-        # machine's, never counted as less than the run's own.
-        busy = own + others if own + others > run else run
-        self.machine_busy_s += busy
-        self.run_cpu_s += run
-        # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
-        # than it could use; the maximum-power bound carries that on.
-        static_share = run / (self.vcpus * elapsed) if elapsed > 0 else 0.0
-        dynamic_share = run / busy if busy > 0 else 0.0
-        gpu_weight = 1.0
-        if self._any_gpu and not self.gpu_exclusive:
-            if self._gpu_meters and self._t - self._gpu_refreshed_at >= self.gpu_refresh_s:
-                self._refresh_gpu_shares(self._t)
-            gpu_weight = 1.0 / self.workers.count(t) if self.workers is not None else 0.0
-        static_w = self.static_w
-        dynamic_j = self.dynamic_j
-        carry = self._carry
-        for i, gpu, known, bound, holder in self._plan:
-            delta = deltas[i]
-            if gpu:
-                share = delta * self._gpu_shares.get(i, gpu_weight)
-            elif holder is not None:
-                # Memory held: the part the run's tree holds, for as long as it holds it.
-                held = holder.held_bytes() or 0.0
-                share = delta * min(1.0, tree.rss_bytes / held) if held > 0 else 0.0
+        own = tree.own(t)
+        rest = tree.rest(t)
+        others = self._machine_cpu.others_at(t)  # type: ignore[union-attr]
+        holders = self._holders
+        if not holders:
+            pending += (own, rest, others)
+        elif len(holders) == 1:
+            pending += (own, rest, others, tree.rss_bytes, holders[0].held_bytes() or 0.0)
+        else:
+            pending += (own, rest, others, tree.rss_bytes)
+            pending += [holder.held_bytes() or 0.0 for holder in holders]
+
+    def flush(self) -> None:
+        """Convert what record() took since the last flush into the attached sink."""
+        pending = self._pending
+        if pending:
+            self._pending = []
+            self._convert(pending, self._sink)
+
+    def read(self) -> list[float]:
+        """A reading now, converted: `[t, charged joules per channel]` (what was recorded
+        before it goes to the sink first, so the charges stay in order)."""
+        self.record()
+        pending = self._pending
+        stride = self._stride
+        if len(pending) > stride:
+            self._convert(pending[:-stride], self._sink)
+        self._pending = []
+        converted: list[float] = []
+        self._convert(pending[-stride:], converted)
+        return converted
+
+    # -- the arithmetic, over recorded readings in order -----------------------------------
+
+    def _convert(self, pending: list[float], sink: list[float]) -> None:
+        """The readings in `pending` (record()'s layout), each as `[t, charged joules per
+        channel]` appended to `sink`."""
+        charged = self._charged
+        machine_j = self._machine_j
+        backwards = self._backwards
+        plan = self._plan
+        stride = self._stride
+        # The last converted reading, then these: reading r's values at r * stride + 1 + i.
+        data = self._prev + pending
+        t_acc = self._t
+        if not self.process:
+            bounded = self._bounded
+            for at in range(stride, len(data), stride):
+                before = at - stride
+                elapsed = data[at] - data[before]
+                if elapsed < 0:
+                    backwards.append(f"the clock ran backwards by {-elapsed:.6f} s")
+                    elapsed = 0.0
+                t_acc += elapsed
+                for i, _, _, bound, _ in plan:
+                    delta = data[at + 1 + i] - data[before + 1 + i]
+                    if delta < 0:
+                        backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
+                        delta = 0.0
+                    machine_j[i] += delta
+                    charged[i] += bounded(i, delta, bound * elapsed, bound) if bound is not None else delta
+                sink.append(t_acc)
+                sink += charged
+            self._prev = data[-stride:]
+            self._t = t_acc
+            return
+        # Per interval first: its duration and the run's shares of static and dynamic power.
+        vcpus = self.vcpus
+        gpu_shared = self._any_gpu and not self.gpu_exclusive
+        width = len(charged) + 1
+        last_own, last_rest, last_others = self._last_own, self._last_rest, self._last_others
+        busy_s, run_s = self._machine_busy_s, self._run_cpu_s
+        notes: list[tuple[int, int, str]] = []  # (interval, -1 for the clock or channel, what ran backwards)
+        durations: list[float] = []
+        static_shares: list[float] = []
+        dynamic_shares: list[float] = []
+        gpu_weights: list[float] = []
+        gpu_shares: list[dict[int, float]] = []
+        for at in range(stride, len(data), stride):
+            elapsed = data[at] - data[at - stride]
+            if elapsed < 0:
+                notes.append((len(durations), -1, f"the clock ran backwards by {-elapsed:.6f} s"))
+                elapsed = 0.0
+            t_acc += elapsed
+            own_now, rest_now, others_now = data[at + width : at + width + 3]
+            own = own_now - last_own
+            rest = rest_now - last_rest
+            others = others_now - last_others
+            last_own, last_rest, last_others = own_now, rest_now, others_now
+            if rest < 0:
+                rest = 0.0
+            if others < 0:
+                others = 0.0
+            run = own + rest
+            # The machine's busy time holds the run's: the tree's ticks may come before the
+            # machine's, never counted as less than the run's own.
+            busy = own + others if own + others > run else run
+            busy_s += busy
+            run_s += run
+            # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
+            # than it could use; the maximum-power bound carries that on.
+            static_shares.append(run / (vcpus * elapsed) if elapsed > 0 else 0.0)
+            dynamic_shares.append(run / busy if busy > 0 else 0.0)
+            durations.append(elapsed)
+            if gpu_shared:
+                if self._gpu_meters and t_acc - self._gpu_refreshed_at >= self.gpu_refresh_s:
+                    self._refresh_gpu_shares(t_acc)
+                gpu_weights.append(1.0 / self.workers.count(data[at]) if self.workers is not None else 0.0)
+                gpu_shares.append(self._gpu_shares)
+        # Then each channel over all the intervals (they share nothing but the above).
+        columns = [
+            self._charge_channel(data, durations, static_shares, dynamic_shares, gpu_weights, gpu_shares, entry, notes)
+            for entry in plan
+        ]
+        if self._inferred:
+            self._window_s = self._idle_window(durations)
+        if notes:
+            notes.sort(key=lambda note: note[:2])
+            backwards.extend(note[2] for note in notes)
+        times = list(accumulate(durations, initial=self._t))[1:]
+        for reading in zip(times, *columns):
+            sink += reading
+        self._prev = data[-stride:]
+        self._t = t_acc
+        self._last_own, self._last_rest, self._last_others = last_own, last_rest, last_others
+        self._machine_busy_s, self._run_cpu_s = busy_s, run_s
+
+    def _idle_window(self, durations: list[float]) -> float:
+        """The idle-power window's seconds after these intervals (see _charge_channel)."""
+        window_s = self._window_s
+        for elapsed in durations:
+            window_s += elapsed
+            if window_s >= IDLE_WINDOW_S:
+                window_s = 0.0
+        return window_s
+
+    def _charge_channel(
+        self,
+        data: list[float],
+        durations: list[float],
+        static_shares: list[float],
+        dynamic_shares: list[float],
+        gpu_weights: list[float],
+        gpu_shares: list[dict[int, float]],
+        entry: tuple[int, bool, bool, float | None, int],
+        notes: list[tuple[int, int, str]],
+    ) -> list[float]:
+        """One channel over the intervals in `data` (process scope): its charged joules
+        after each, cumulative."""
+        i, gpu, known, bound, holder = entry
+        stride = self._stride
+        width = len(self._charged) + 1
+        column = data[1 + i :: stride]
+        deltas = list(map(sub, column[1:], column[:-1]))
+        if deltas and min(deltas) < 0:
+            for r, delta in enumerate(deltas):
+                if delta < 0:
+                    notes.append((r, i, f"channel {i} ran backwards by {-delta:.6g} J"))
+                    deltas[r] = 0.0
+        machine_j = self._machine_j[i]
+        for delta in deltas:
+            machine_j += delta
+        self._machine_j[i] = machine_j
+        if gpu:
+            if gpu_shares:
+                shares = [delta * found.get(i, weight) for delta, found, weight in zip(deltas, gpu_shares, gpu_weights)]
             else:
-                power = static_w[i]
+                shares = [delta * 1.0 for delta in deltas]
+        elif holder >= 0:
+            # Memory held: the part the run's tree holds, for as long as it holds it.
+            rss = data[stride + width + 3 :: stride]
+            held = data[stride + width + 4 + holder :: stride]
+            shares = [d * min(1.0, r / h) if h > 0 else 0.0 for d, r, h in zip(deltas, rss, held)]
+        else:
+            shares = []
+            dynamic_j = self._dynamic_j[i]
+            power = self._static_w[i]
+            inferred = i in self._inferred
+            window_s, window_j = self._window_s, self._window_j[i]
+            for r, delta in enumerate(deltas):
+                elapsed = durations[r]
                 if power == math.inf:  # all static (memory held), or no idle estimate yet
                     static = delta if known else 0.0
                 else:
                     static = power * elapsed
                     if static > delta:
                         static = delta
-                dynamic_j[i] += delta - static
-                share = static * static_share + (delta - static) * dynamic_share
-            if bound is not None and (share > bound * elapsed or carry[i]):
-                share = self._bounded(i, share, bound * elapsed, bound)
-            charged[i] += share
-        self._last = now
-        if self._inferred:
-            self._infer_idle(now, last, elapsed)
-        return [self._t, *charged]
-
-    def _infer_idle(self, now: list[float], last: list[float], elapsed: float) -> None:
-        """A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S."""
-        self._window_s += elapsed
-        window = self._window_j
-        for i in self._inferred:
-            window[i] += max(0.0, now[i + 1] - last[i + 1])
-        if self._window_s >= IDLE_WINDOW_S:
-            for i in self._inferred:
-                power = window[i] / self._window_s
-                if power < self.static_w[i]:
-                    self.static_w[i] = power
-                window[i] = 0.0
-            self._window_s = 0.0
-
-    def _deltas(self, now: list[float], last: list[float]) -> list[float]:
-        """The machine's energy per channel over the interval; a channel that ran
-        backwards counts 0 (and is reported)."""
-        deltas = list(map(sub, now[1:], last[1:]))
-        if deltas and min(deltas) < 0:
-            for i, delta in enumerate(deltas):
-                if delta < 0:
-                    self.backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
-                    deltas[i] = 0.0
-        self.machine_j = list(map(add, self.machine_j, deltas))
-        return deltas
+                dynamic_j += delta - static
+                shares.append(static * static_shares[r] + (delta - static) * dynamic_shares[r])
+                if inferred:
+                    # A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S.
+                    window_s += elapsed
+                    window_j += delta
+                    if window_s >= IDLE_WINDOW_S:
+                        if window_j / window_s < power:
+                            power = window_j / window_s
+                        window_s = window_j = 0.0
+            self._dynamic_j[i] = dynamic_j
+            self._static_w[i] = power
+            self._window_j[i] = window_j
+        charged = self._charged[i]
+        found = []
+        if bound is None:
+            for share in shares:
+                charged += share
+                found.append(charged)
+        else:
+            carry = self._carry
+            for r, share in enumerate(shares):
+                elapsed = durations[r]
+                if share > bound * elapsed or carry[i]:
+                    share = self._bounded(i, share, bound * elapsed, bound)
+                charged += share
+                found.append(charged)
+        self._charged[i] = charged
+        return found
 
     def _bounded(self, i: int, share: float, room: float, bound: float) -> float:
         """No interval above the channel's maximum power: the excess waits for room."""
@@ -276,7 +432,7 @@ class Attributor:
             share = room
             cap = bound * CARRY_S
             if carry > cap:
-                self.dropped_j[i] += carry - cap
+                self._dropped_j[i] += carry - cap
                 carry = cap
         self._carry[i] = carry
         return share
@@ -302,12 +458,54 @@ class Attributor:
         self._gpu_shares = shares
         self.gpu_split.add("utilisation" if shares else "even")
 
+    # -- figures (what was recorded is converted first) ----------------------------------
+
+    @property
+    def static_w(self) -> list[float]:
+        """Each channel's idle power: known, inferred so far, or inf."""
+        self.flush()
+        return self._static_w
+
+    @property
+    def machine_j(self) -> list[float]:
+        """The machine's energy per channel, as measured."""
+        self.flush()
+        return self._machine_j
+
+    @property
+    def dynamic_j(self) -> list[float]:
+        self.flush()
+        return self._dynamic_j
+
+    @property
+    def dropped_j(self) -> list[float]:
+        """Per channel: what the maximum-power bound could not place (reported, never charged)."""
+        self.flush()
+        return self._dropped_j
+
+    @property
+    def backwards(self) -> list[str]:
+        """What ran backwards, for the warnings."""
+        self.flush()
+        return self._backwards
+
+    @property
+    def machine_busy_s(self) -> float:
+        self.flush()
+        return self._machine_busy_s
+
+    @property
+    def run_cpu_s(self) -> float:
+        self.flush()
+        return self._run_cpu_s
+
     def machine_totals(self) -> list[float]:
         """Joules per channel the whole machine used between the first and the last read."""
         return list(self.machine_j)
 
     def mean_power_by_meter(self, meters: Sequence[Meter]) -> dict[str, float]:
         """Each meter's mean power over the session so far (the whole machine's)."""
+        self.flush()
         elapsed = self._t - self.machine_start[0]
         found: dict[str, float] = {}
         offset = 0
@@ -325,6 +523,7 @@ class Attributor:
     def joules_per_cpu_second(self) -> float:
         """What a CPU-second of the run cost over the session, on the non-GPU channels:
         a vCPU's share of the static power plus the dynamic energy per busy CPU-second."""
+        self.flush()
         static = sum(w for w, g in zip(self.static_w, self._gpu) if not g and w != math.inf)
         dynamic = sum(j for j, g in zip(self.dynamic_j, self._gpu) if not g)
         static_memory = sum(

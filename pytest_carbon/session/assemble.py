@@ -154,7 +154,7 @@ def build_parts(config: pytest.Config, settings: Settings, role: Role) -> Sessio
     meter_set = MeterSet(selection.meters)
     meter_set.start()
     attributor = _attributor(config, role, scope, meter_set, cpu.vcpus, settings.value("include"))
-    ledger = Ledger(attributor.read, len(meter_set.channels))
+    ledger = Ledger(attributor.read, len(meter_set.channels), recorder=attributor if attributor.defers else None)
     facts = RunFacts(
         channels=meter_set.channels,
         meter_descriptions={m.name: m.describe() for m in meter_set.meters},
