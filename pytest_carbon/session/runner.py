@@ -25,6 +25,7 @@ from pytest_carbon.ledger import (
     Ledger,
     TestRecord,
 )
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
 from pytest_carbon.session.gc_pauses import FullCollections
 from pytest_carbon.session.markers import closest_carbon_marker
@@ -288,9 +289,13 @@ class TestRunner:
         self._running = self._running_id = None
         if not passed:
             ledger.outcomes[running] = combine(ledger.outcomes[running], report)
-        now = ledger.marks[-ledger.width]
-        if now >= self.flush_due and self.checkpoints is not None:
-            self.flush_due = self.checkpoints.flush(now)
+        checkpoints = self.checkpoints
+        if checkpoints is not None:
+            # The clock, not the ledger's last reading: asking the ledger for its readings
+            # would convert the recorded intervals at every test.
+            now = CLOCKS.now()
+            if now >= self.flush_due:
+                self.flush_due = checkpoints.flush(now)
         listeners = self.test_listeners
         if listeners:
             record = ledger.running_record(running)
