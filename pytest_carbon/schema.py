@@ -186,6 +186,7 @@ class WorkerRecord(TypedDict):
     overhead: NotRequired[dict[str, float]]
     machine_energy_j: NotRequired[float | None]
     missing: NotRequired[str]
+    lost_energy_j: NotRequired[float]  # a worker that went down: what no record claimed, charged to it
     host: NotRequired[str]  # the worker's machine
     remote: NotRequired[bool]  # on another machine than the controller: not part of its machine total
 

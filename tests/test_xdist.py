@@ -240,3 +240,45 @@ def test_process_scope_in_a_serial_run_reports_the_remainder(suite):
     )
     assert 0 < session["attributed_energy_j"] <= session["machine_energy_j"] * 1.01
     result.stdout.fnmatch_lines(["  attributed to this run * of the machine's *"])
+
+
+CRASH_SUITE = {
+    "test_crash.py": (
+        "import os, time\n\n"
+        "def test_burns_then_dies():\n"
+        "    start = time.process_time()\n"
+        "    while time.process_time() - start < 1.5:  # 1.5 CPU-seconds, however busy the machine\n"
+        "        pass\n"
+        "    os._exit(3)\n"
+    ),
+    "test_light.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+}
+
+
+def test_a_crashed_workers_energy_counts_towards_the_session_budget(pytester) -> None:
+    """The worker spends 1.5 CPU-seconds and dies before shipping its record: the
+    controller charges it what the machine used that no record claimed (the estimate:
+    at least the CPU's maximum power for those 1.5 s, over 1 J on any row of its table),
+    and the session, within 2 J without it, fails its budget."""
+    for name, body in CRASH_SUITE.items():
+        (pytester.path / name).write_text(body)
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "--carbon-meters=estimate",
+        "--carbon-scope=process",
+        "--carbon-intensity=3600",  # 1 J is 1 mg
+        "--carbon-budget=2 mg",
+        "--carbon-json=r.json",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    session = json.loads((pytester.path / "r.json").read_text())["session"]
+    (crashed,) = [w for w in session["workers"] if w["crashed"]]
+    assert crashed["lost_energy_j"] > 1.0
+    assert crashed["energy_j"] >= crashed["lost_energy_j"]
+    assert session["budget"]["exceeded"] is True
+    assert session["energy_j"] - crashed["lost_energy_j"] < 2.0  # without the lost part it would pass
+    result.stdout.fnmatch_lines(["*session carbon budget exceeded*"])
+    assert any("an upper bound" in w for w in session["warnings"])

@@ -34,6 +34,7 @@ from pytest_carbon.session.wire import (
     intensity_to_wire,
     test_from_wire,
 )
+from pytest_carbon.values.quantities import format_energy
 
 ATTRIBUTION_RULE = "per interval: E x (u x s + (1 - u) / n) for CPU and memory; GPU whole or split evenly"
 
@@ -50,6 +51,12 @@ class Controller:
         self.workers_down: dict[str, str | None] = {}
         self.seen_tests: dict[str, str] = {}  # nodeid -> worker, for every test a report arrived for
         self.host = platform.node()
+        # A worker that goes down takes its last figures with it: what the machine used
+        # meanwhile is charged to it (see _lost).
+        self.lost_j: dict[str, float] = {}
+        self._shipped_j = 0.0  # every record's energy, as they arrive
+        self._marks: dict[str, tuple[float, float]] = {}  # worker -> (machine J, shipped J) at its last record
+        self._machine_start = sum(parts.meter_set.read()[1:])
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -75,7 +82,23 @@ class Controller:
         channels = self.worker_channels.get(name, self.parts.meter_set.channels)
         if "llm" in data:
             self.worker_llm[len(self.worker_records)] = data["llm"]
-        self.worker_records.append((name, test_from_wire(data, len(channels), name)))
+        record = test_from_wire(data, len(channels), name)
+        self.worker_records.append((name, record))
+        self._shipped_j += record.total_energy
+        self._marks[name] = (self._machine_j(), self._shipped_j)
+
+    def _machine_j(self) -> float:
+        """Joules the machine's meters have seen since the session began."""
+        reading = self.parts.meter_set.read()
+        return sum(reading[1:]) - self._machine_start
+
+    def _lost(self, name: str) -> float:
+        """A worker went down: what the machine used since its last record arrived (or
+        since the session began) that no record shipped meanwhile claims. An upper bound:
+        other processes' energy in that window is in it too."""
+        machine_then, shipped_then = self._marks.get(name, (0.0, 0.0))
+        window = self._machine_j() - machine_then
+        return max(0.0, window - (self._shipped_j - shipped_then))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
@@ -85,6 +108,8 @@ class Controller:
             self.worker_outputs[name] = output
             self.worker_channels.setdefault(name, channels_from_wire(output["channels"]))
         self.workers_down[name] = None if error is None else str(error)
+        if error is not None and output is None:
+            self.lost_j[name] = self._lost(name)
 
     # -- the session's figures -----------------------------------------------------------
 
@@ -146,7 +171,9 @@ class Controller:
             if error is not None:
                 found.append(
                     f"worker {name} went down ({error.splitlines()[0] if error else 'no reason given'}): "
-                    "its shared fixtures and session overhead were not received; their energy counts as unattributed"
+                    "its shared fixtures and session overhead were not received; it is charged the machine's energy "
+                    "that no record claimed between its last report and going down "
+                    f"({format_energy(self.lost_j.get(name, 0.0))}, an upper bound)"
                 )
         for warning in found:
             if warning not in facts.warnings:
@@ -176,6 +203,10 @@ class Controller:
                 # Only what arrived with the reports: the worker's own overhead is missing.
                 summary["energy_j"] = sum(r.total_energy for r in tests)
                 summary["missing"] = "session overhead and shared fixtures (the worker did not finish)"
+                lost = self.lost_j.get(name)
+                if lost is not None:
+                    summary["lost_energy_j"] = lost
+                    summary["energy_j"] += lost
             summaries.append(summary)
         return summaries
 
