@@ -117,3 +117,36 @@ def test_a_bad_checkpoint_interval_is_a_usage_error(energy_suite, monkeypatch, v
     result = energy_suite.runpytest("--carbon-json=out.json")
     assert result.ret == 4
     result.stderr.fnmatch_lines([f"*environment variable PYTEST_CARBON_JSON_FLUSH: '{value}'*Accepted:*'off'*"])
+
+
+def test_sigterm_under_xdist_keeps_the_records_that_arrived(energy_suite):
+    """The controller writes the tests whose records its workers had sent."""
+    energy_suite.makepyfile(test_a=SUITE.format(pause=0.5))
+    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", *ONE_JOULE_ONE_MG, "--carbon-json=out.json"]
+    process = subprocess.Popen(
+        [*command, "-n", "2", "test_a.py"],
+        cwd=energy_suite.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # the workers too are ended below
+    )
+    try:
+        deadline = time.monotonic() + 60
+        report = energy_suite.path / "out.json"
+        # Wait until the two quick tests' records have reached the controller: the last
+        # test has started and the placeholder is still what the file holds.
+        while not (energy_suite.path / "started").exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.0)  # test_second ends 0.5 s after it started
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    data = json.loads(report.read_text())
+    assert data["complete"] is False and "SIGTERM" in data["interrupted"]
+    names = {t["nodeid"] for t in data["tests"]}
+    assert {"test_a.py::test_first", "test_a.py::test_second"} <= names

@@ -252,19 +252,23 @@ def assemble(config: pytest.Config, settings: Settings) -> CarbonSession:
             figures = LocalFigures(parts)
         writers = report_writers(config, settings)
         json_path = setting_path(config, settings, "json")
-        if json_path is not None and runner is not None:
+        if json_path is not None:
             from pytest_carbon.session.checkpoints import Checkpoints, flush_interval
 
             interval = flush_interval()  # checked before the placeholder report is written
         reporting = Reporting(parts, figures, writers, json_path, setting_path(config, settings, "compare"))
-        if json_path is not None and runner is not None:
-            # Serial runs: the controller of pytest-xdist has no session figures until
-            # its workers finish.
+        if json_path is not None:
+            # The xdist controller keeps the records that arrived (its workers' session
+            # figures come only when they finish).
             checkpoints = Checkpoints(reporting, interval)
             checkpoints.install_sigterm()
             plugins.register(checkpoints, "carbon-checkpoints")
-            runner.checkpoints = checkpoints
-            runner.flush_due = checkpoints.first_due()
+            if runner is not None:
+                runner.checkpoints = checkpoints
+                runner.flush_due = checkpoints.first_due()
+            else:
+                controller.checkpoints = checkpoints
+                controller.flush_due = checkpoints.first_due()
         session = CarbonSession(parts, reporting, runner)
     plugins.register(session, "carbon-session")
     if runner is not None:  # last: removed when the session closes

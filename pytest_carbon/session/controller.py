@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_carbon.ledger import TestRecord
 from pytest_carbon.meters.base import Channel
+from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.remote.tracker import session_record
 from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.report.record import Attribution, SessionFigures, XdistFigures, test_dict
@@ -35,6 +36,9 @@ from pytest_carbon.session.wire import (
     test_from_wire,
 )
 from pytest_carbon.values.quantities import format_energy
+
+if TYPE_CHECKING:
+    from pytest_carbon.session.checkpoints import Checkpoints
 
 ATTRIBUTION_RULE = "per interval: E x (u x s + (1 - u) / n) for CPU and memory; GPU whole or split evenly"
 
@@ -57,6 +61,8 @@ class Controller:
         self._shipped_j = 0.0  # every record's energy, as they arrive
         self._marks: dict[str, tuple[float, float]] = {}  # worker -> (machine J, shipped J) at its last record
         self._machine_start = sum(parts.meter_set.read()[1:])
+        self.checkpoints: Checkpoints | None = None  # with a JSON report: written as records arrive
+        self.flush_due = 0.0
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -86,6 +92,11 @@ class Controller:
         self.worker_records.append((name, record))
         self._shipped_j += record.total_energy
         self._marks[name] = (self._machine_j(), self._shipped_j)
+        checkpoints = self.checkpoints
+        if checkpoints is not None:
+            now = CLOCKS.now()
+            if now >= self.flush_due:
+                self.flush_due = checkpoints.flush(now)
 
     def _machine_j(self) -> float:
         """Joules the machine's meters have seen since the session began."""
