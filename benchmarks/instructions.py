@@ -12,9 +12,10 @@ Valgrind runs the program about 30 times slower, so work the plugin does on a cl
 happens far more often per test than in a normal run: the machine CPU-time refresh
 (every 10 ms) at nearly every reading, this process's CPU time (read when 1 ms has
 passed) at every reading, and the memory refresh (every second) every few tests.
-`--hold-refresh` holds the two refreshes off and stretches the 1 ms to 30 ms (through a
-conftest.py in the generated suite, active only when the plugin is loaded) for a
-per-test figure closer to a normal run.
+`--hold-refresh` holds the refreshes (the machine's and the process tree's CPU time,
+memory) off and stretches the 1 ms to 30 ms (through a conftest.py in the generated
+suite, active only when the plugin is loaded) for a per-test figure closer to a normal
+run.
 
 Needs valgrind (Debian: apt-get install valgrind). Counts user-space instructions only:
 system calls (clock reads, /proc reads) cost wall time that this does not see.
@@ -45,7 +46,9 @@ if _clock is not None:
     _clock.MachineCpuTime.refresh_s = 1e9
     _estimate = sys.modules["pytest_carbon.meters.estimate"]
     _estimate.EstimateMeter.memory_refresh_s = 1e9
-    _estimate.EstimateMeter.own_cpu_read_gap_s = 0.03  # 1 ms at valgrind's pace
+    _clock.OwnCpuTime.read_gap_s = 0.03  # 1 ms at valgrind's pace
+    _tree = sys.modules["pytest_carbon.meters.proctree"]
+    _tree.TreeCpuTime.refresh_s = 1e9
 """
 
 

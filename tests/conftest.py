@@ -76,16 +76,32 @@ def powercap(tmp_path) -> PowercapTree:
 
 
 ENERGY_HELPER = '''
+import fcntl
 import os
+import time
 from pathlib import Path
 
 ZONE = Path(os.environ["PYTEST_CARBON_POWERCAP_ROOT"]) / "intel-rapl:0"
 
 
-def burn(joules):
-    """Advance the fake RAPL package counter as if this much energy had been used."""
-    path = ZONE / "energy_uj"
-    path.write_text(str(int(path.read_text()) + round(joules * 1e6)))
+def burn(joules, cpu_s=0.0):
+    """Advance the fake RAPL package counter as if this much energy had been used, after
+    `cpu_s` CPU-seconds of real work (for the run's share of it in process scope).
+
+    pytest-xdist workers burn on the same counter at once: each read-add-write holds a
+    lock, and the value is written in place in one call (a counter only grows, so it
+    never gets shorter), never truncated first, so a meter reading it never sees it empty.
+    """
+    deadline = time.process_time() + cpu_s
+    while time.process_time() < deadline:
+        pass
+    fd = os.open(ZONE / "energy_uj", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        value = int(os.pread(fd, 32, 0)) + round(joules * 1e6)
+        os.pwrite(fd, f"{value}\\n".encode(), 0)
+    finally:
+        os.close(fd)
 '''
 
 # At 3600 gCO2e/kWh, one joule is exactly one milligram of CO2e.

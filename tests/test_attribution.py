@@ -58,14 +58,18 @@ class Timeline:
 
 
 class FakeTree:
-    """The run's process tree: its CPU seconds (all of it this process's)."""
+    """The run's process tree: its CPU seconds (all of it this process's), re-read at
+    every boundary."""
 
     rss_bytes = 0.0
+    next_refresh = -math.inf
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
+        self.own_cpu = self  # this process's CPU seconds: at(now)
+        self.last_t = math.nan  # never the instant asked about: read at every boundary
 
-    def own(self, now: float) -> float:
+    def at(self, now: float) -> float:
         return self.timeline.run_cpu
 
     def rest(self, now: float) -> float:
@@ -77,6 +81,8 @@ class FakeTree:
 
 class FakeMachine:
     """The rest of the machine: the neighbours' CPU seconds."""
+
+    next_refresh = -math.inf
 
     def __init__(self, timeline: Timeline) -> None:
         self.timeline = timeline
@@ -270,14 +276,18 @@ class Script:
 
 
 class ScriptTree:
+    next_refresh = -math.inf
+
     def __init__(self, script: Script) -> None:
         self.script = script
+        self.own_cpu = self  # this process's CPU seconds: at(now)
+        self.last_t = math.nan  # never the instant asked about: read at every boundary
 
     @property
     def rss_bytes(self) -> float:
         return self.script.step[4]
 
-    def own(self, now: float) -> float:
+    def at(self, now: float) -> float:
         return self.script.step[1]
 
     def rest(self, now: float) -> float:
@@ -288,6 +298,8 @@ class ScriptTree:
 
 
 class ScriptMachine:
+    next_refresh = -math.inf
+
     def __init__(self, script: Script) -> None:
         self.script = script
 

@@ -132,7 +132,7 @@ def test_own_cpu_time_is_read_at_most_once_per_gap(monkeypatch):
     meter = EstimateMeter(
         frozenset({"cpu"}), cpu=BASE._replace(model_name="AMD EPYC 7763", vcpus=2), clocks=clocks.clocks()
     )
-    assert meter.own_cpu_read_gap_s == 0.001
+    assert meter.own_cpu.read_gap_s == 0.001
     meter.start()
     idle_w = meter.model.vcpus * meter.model.min_w
     dynamic_w = meter.model.max_w - meter.model.min_w
@@ -150,7 +150,7 @@ def test_own_cpu_time_is_read_at_most_once_per_gap(monkeypatch):
         last_j, last_t = joules, clocks.t
         counted += own
         # Never ahead of the real CPU time by more than the gap.
-        assert counted <= clocks.cpu + meter.own_cpu_read_gap_s + 1e-9
+        assert counted <= clocks.cpu + meter.own_cpu.read_gap_s + 1e-9
         return own
 
     try:

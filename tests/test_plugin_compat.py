@@ -89,6 +89,35 @@ def test_without_reruns_the_same_suite_is_judged_the_same(energy_suite: pytest.P
     assert cheap["verdict"] == "ok"
 
 
+FLAKY_CLASS_SUITE = """
+import pytest
+from energy import burn
+
+ATTEMPTS = []
+
+
+def test_steady():
+    burn(0.2)
+
+
+@pytest.mark.flaky(reruns=1)
+class TestFlaky:
+    def test_flaky(self):
+        ATTEMPTS.append(1)
+        burn(1.0)
+        assert len(ATTEMPTS) > 1, "fails on its first attempt"
+"""
+
+
+def test_a_flaky_marker_on_a_class_is_seen_without_reruns_on_the_command_line(energy_suite: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_rerunfailures")
+    energy_suite.makepyfile(test_f=FLAKY_CLASS_SUITE)
+    outcomes = run(energy_suite, "-p", "rerunfailures").parseoutcomes()
+    assert (outcomes.get("passed"), outcomes.get("rerun")) == (2, 1)
+    flaky = records_by_id(energy_suite)["test_f.py::TestFlaky::test_flaky"]
+    assert [(a["outcome"], round(a["energy_j"], 6)) for a in flaky["attempts"]] == [("rerun", 1.0), ("passed", 1.0)]
+
+
 # -- pytest's subtests ---------------------------------------------------------------------
 
 SUBTEST_SUITE = """

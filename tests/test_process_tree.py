@@ -79,6 +79,36 @@ def test_live_grandchildren_count(tree):
             os.kill(grandchild, 9)
 
 
+NO_CHILDREN_YET = """
+import subprocess, sys, time
+from pytest_carbon.meters.proctree import TreeCpuTime
+
+tree = TreeCpuTime()
+tree.scan_s = 0.0
+for _ in range(3):
+    time.sleep(tree.refresh_s)
+    tree.seconds(time.monotonic())
+print("before", tree.scans)
+child = subprocess.Popen([sys.executable, "-c", {burn!r}])
+deadline = time.monotonic() + 20
+while tree.seconds(time.monotonic()) < 0.25 and time.monotonic() < deadline:
+    time.sleep(tree.refresh_s)
+print("after", tree.scans, round(tree.seconds(time.monotonic()), 2))
+child.kill()
+"""
+
+
+def test_proc_is_scanned_only_once_the_run_has_a_child():
+    """A run without child processes has no descendants to find: /proc, every process
+    in it, is not read; a child started later is found and counted."""
+    script = NO_CHILDREN_YET.format(burn=BURN_THEN_SLEEP.format(seconds=0.3))
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    before, after = found.stdout.splitlines()
+    assert before == "before 0"
+    _, scans, seconds = after.split()
+    assert int(scans) >= 1 and float(seconds) >= 0.25
+
+
 def test_named_processes_by_pid_file_and_by_name(tmp_path):
     server_exe = tmp_path / "carbon-server"
     server_exe.symlink_to(sys.executable)

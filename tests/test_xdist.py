@@ -13,7 +13,10 @@ pytest.importorskip("xdist")
 # Heavy tests burn known joules on a fake RAPL counter, light ones burn none. Each worker has
 # a counter of its own (like a pinned GPU), so a light test is charged exactly nothing whatever
 # runs beside it. Attribution charges a heavy test its CPU share of what it burned: 1 kJ is
-# 20 000 times its budget, a margin no load on the machine comes near.
+# 20 000 times its budget, a margin no load on the machine comes near as long as the test
+# does CPU work of its own, as a test that spends a CPU package's energy does (10 ms here:
+# this process's CPU time is read at most once a millisecond, so a phase of a few
+# microseconds could see its CPU time counted in the phase before it).
 SUITE = {
     "conftest": """
         import os
@@ -37,7 +40,7 @@ SUITE = {
 
         @pytest.mark.carbon(max_j=0.05)
         def test_marker_heavy(model):
-            burn(1000)
+            burn(1000, cpu_s=0.01)
 
         @pytest.mark.carbon(max_j=0.05)
         def test_marker_light(model):
@@ -47,7 +50,7 @@ SUITE = {
         from energy import burn
 
         def test_pattern_heavy():
-            burn(1000)
+            burn(1000, cpu_s=0.01)
 
         def test_pattern_light():
             pass
@@ -56,7 +59,7 @@ SUITE = {
         from energy import burn
 
         def test_default_heavy():
-            burn(1000)
+            burn(1000, cpu_s=0.01)
 
         def test_default_light():
             pass

@@ -143,9 +143,13 @@ class Attributor:
         self.machine_start = list(first)
         self._last = list(first)  # the last reading recorded (held by recover() on a failure)
         self._t = first[0]
-        self._last_own = self.tree.own(first[0]) if self.tree is not None else 0.0
-        self._last_rest = self.tree.rest(first[0]) if self.tree is not None else 0.0
-        self._last_others = self._machine_cpu.others_at(first[0]) if self._machine_cpu else 0.0
+        # In process scope a boundary reads this process's CPU time (absolute seconds, the
+        # same figure the estimate meter reads) and appends the slower-moving values as
+        # held since their last refresh: the tree's other CPU time, the machine's, the
+        # memory held. They are read again once one of them may have moved.
+        self._own_cpu = self.tree.own_cpu if self.tree is not None else None
+        self._slow: list[float] = []
+        self._slow_due = -math.inf
         # per channel: (index, GPU?, static power known?, maximum power or None, the index
         # in _holders of the meter whose memory-held channel this is, or -1)
         self._holders: list[Meter] = []  # meters whose memory held is read at each boundary
@@ -157,6 +161,11 @@ class Attributor:
             position = len(self._holders) - 1
             holder_of.extend(position if holds and c.component == "memory" else -1 for c in meter.channels)
         self._plan = [(i, self._gpu[i], self._static_known[i], limit, holder_of[i]) for i, limit in enumerate(bound)]
+        self._last_own = self._own_cpu.at(first[0]) if self._own_cpu is not None else 0.0
+        self._last_rest = self._last_others = 0.0
+        if self.tree is not None:
+            self._refresh_slow(first[0])
+            self._last_rest, self._last_others = self._slow[0], self._slow[1]
         self._machine_busy_s = 0.0  # machine CPU-seconds and this run's, over the session
         self._run_cpu_s = 0.0
         self._machine_j = [0.0] * count  # the machine's energy per channel, as measured
@@ -198,23 +207,28 @@ class Attributor:
         self._last = now
         pending = self._pending
         pending += now
-        tree = self.tree
-        if tree is None:
+        own_cpu = self._own_cpu
+        if own_cpu is None:
             return
         t = now[0]
-        # One read of this process's CPU time serves both: the run's tree is this process
-        # plus its descendants, the machine's busy time this process plus the rest.
-        own = tree.own(t)
-        rest = tree.rest(t)
-        others = self._machine_cpu.others_at(t)  # type: ignore[union-attr]
-        holders = self._holders
-        if not holders:
-            pending += (own, rest, others)
-        elif len(holders) == 1:
-            pending += (own, rest, others, tree.rss_bytes, holders[0].held_bytes() or 0.0)
-        else:
-            pending += (own, rest, others, tree.rss_bytes)
-            pending += [holder.held_bytes() or 0.0 for holder in holders]
+        if t >= self._slow_due:
+            self._refresh_slow(t)
+        # The estimate meter has just read it for the same instant where it shares it.
+        pending.append(own_cpu.last if own_cpu.last_t == t else own_cpu.at(t))
+        pending += self._slow
+
+    def _refresh_slow(self, t: float) -> None:
+        """The values a boundary holds between refreshes: the CPU-seconds of the rest of
+        the run's tree and of the rest of the machine; where memory-held channels are, the
+        tree's resident bytes and the memory in use each memory meter holds."""
+        tree, machine = self.tree, self._machine_cpu
+        assert tree is not None and machine is not None
+        slow = [tree.rest(t), machine.others_at(t)]
+        if self._holders:
+            slow.append(tree.rss_bytes)
+            slow += [holder.held_bytes() or 0.0 for holder in self._holders]
+        self._slow = slow
+        self._slow_due = min(tree.next_refresh, machine.next_refresh)
 
     def flush(self) -> None:
         """Convert what record() took since the last flush into the attached sink."""
@@ -274,25 +288,28 @@ class Attributor:
         vcpus = self.vcpus
         gpu_shared = self._any_gpu and not self.gpu_exclusive
         width = len(charged) + 1
-        last_own, last_rest, last_others = self._last_own, self._last_rest, self._last_others
         busy_s, run_s = self._machine_busy_s, self._run_cpu_s
         notes: list[tuple[int, int, str]] = []  # (interval, -1 for the clock or channel, what ran backwards)
-        durations: list[float] = []
+        times = data[0::stride]
+        durations = list(map(sub, times[1:], times[:-1]))
+        if durations and min(durations) < 0:
+            for r, elapsed in enumerate(durations):
+                if elapsed < 0:
+                    notes.append((r, -1, f"the clock ran backwards by {-elapsed:.6f} s"))
+                    durations[r] = 0.0
+        # The CPU-seconds columns, from the last values converted.
+        owns = data[width::stride]
+        rests = data[width + 1 :: stride]
+        others_seen = data[width + 2 :: stride]
+        owns[0], rests[0], others_seen[0] = self._last_own, self._last_rest, self._last_others
         static_shares: list[float] = []
         dynamic_shares: list[float] = []
-        gpu_weights: list[float] = []
-        gpu_shares: list[dict[int, float]] = []
-        for at in range(stride, len(data), stride):
-            elapsed = data[at] - data[at - stride]
-            if elapsed < 0:
-                notes.append((len(durations), -1, f"the clock ran backwards by {-elapsed:.6f} s"))
-                elapsed = 0.0
-            t_acc += elapsed
-            own_now, rest_now, others_now = data[at + width : at + width + 3]
-            own = own_now - last_own
-            rest = rest_now - last_rest
-            others = others_now - last_others
-            last_own, last_rest, last_others = own_now, rest_now, others_now
+        for elapsed, own, rest, others in zip(
+            durations,
+            map(sub, owns[1:], owns[:-1]),
+            map(sub, rests[1:], rests[:-1]),
+            map(sub, others_seen[1:], others_seen[:-1]),
+        ):
             if rest < 0:
                 rest = 0.0
             if others < 0:
@@ -300,18 +317,22 @@ class Attributor:
             run = own + rest
             # The machine's busy time holds the run's: the tree's ticks may come before the
             # machine's, never counted as less than the run's own.
-            busy = own + others if own + others > run else run
+            busy = own + others if others > rest else run
             busy_s += busy
             run_s += run
             # Not capped at 1: CPU time arrives in ticks, so a short interval can hold more
             # than it could use; the maximum-power bound carries that on.
             static_shares.append(run / (vcpus * elapsed) if elapsed > 0 else 0.0)
             dynamic_shares.append(run / busy if busy > 0 else 0.0)
-            durations.append(elapsed)
-            if gpu_shared:
-                if self._gpu_meters and t_acc - self._gpu_refreshed_at >= self.gpu_refresh_s:
-                    self._refresh_gpu_shares(t_acc)
-                gpu_weights.append(1.0 / self.workers.count(data[at]) if self.workers is not None else 0.0)
+        ends = list(accumulate(durations, initial=t_acc))
+        t_acc = ends[-1]
+        gpu_weights: list[float] = []
+        gpu_shares: list[dict[int, float]] = []
+        if gpu_shared:
+            for r, end in enumerate(ends[1:], start=1):
+                if self._gpu_meters and end - self._gpu_refreshed_at >= self.gpu_refresh_s:
+                    self._refresh_gpu_shares(end)
+                gpu_weights.append(1.0 / self.workers.count(times[r]) if self.workers is not None else 0.0)
                 gpu_shares.append(self._gpu_shares)
         # Then each channel over all the intervals (they share nothing but the above).
         columns = [
@@ -323,12 +344,11 @@ class Attributor:
         if notes:
             notes.sort(key=lambda note: note[:2])
             backwards.extend(note[2] for note in notes)
-        times = list(accumulate(durations, initial=self._t))[1:]
-        for reading in zip(times, *columns):
+        for reading in zip(ends[1:], *columns):
             sink += reading
         self._prev = data[-stride:]
         self._t = t_acc
-        self._last_own, self._last_rest, self._last_others = last_own, last_rest, last_others
+        self._last_own, self._last_rest, self._last_others = owns[-1], rests[-1], others_seen[-1]
         self._machine_busy_s, self._run_cpu_s = busy_s, run_s
 
     def _idle_window(self, durations: list[float]) -> float:
@@ -377,48 +397,81 @@ class Attributor:
             rss = data[stride + width + 3 :: stride]
             held = data[stride + width + 4 + holder :: stride]
             shares = [d * min(1.0, r / h) if h > 0 else 0.0 for d, r, h in zip(deltas, rss, held)]
+        elif i not in self._inferred:
+            # Static power known (or all of it static): the same arithmetic as below, by column.
+            power = self._static_w[i]
+            if power == math.inf:
+                statics = deltas if known else [0.0] * len(deltas)
+            else:
+                statics = [power * e if power * e <= d else d for e, d in zip(durations, deltas)]
+            dynamic_j = self._dynamic_j[i]
+            for dynamic in map(sub, deltas, statics):
+                dynamic_j += dynamic
+            self._dynamic_j[i] = dynamic_j
+            shares = [
+                static * a + (delta - static) * b
+                for static, delta, a, b in zip(statics, deltas, static_shares, dynamic_shares)
+            ]
         else:
+            # A measured channel whose idle power is inferred as it goes.
             shares = []
             dynamic_j = self._dynamic_j[i]
             power = self._static_w[i]
-            inferred = i in self._inferred
             window_s, window_j = self._window_s, self._window_j[i]
             for r, delta in enumerate(deltas):
                 elapsed = durations[r]
-                if power == math.inf:  # all static (memory held), or no idle estimate yet
-                    static = delta if known else 0.0
+                if power == math.inf:  # no idle estimate yet
+                    static = 0.0
                 else:
                     static = power * elapsed
                     if static > delta:
                         static = delta
                 dynamic_j += delta - static
                 shares.append(static * static_shares[r] + (delta - static) * dynamic_shares[r])
-                if inferred:
-                    # A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S.
-                    window_s += elapsed
-                    window_j += delta
-                    if window_s >= IDLE_WINDOW_S:
-                        if window_j / window_s < power:
-                            power = window_j / window_s
-                        window_s = window_j = 0.0
+                # A measured channel's idle power: the lowest mean power over IDLE_WINDOW_S.
+                window_s += elapsed
+                window_j += delta
+                if window_s >= IDLE_WINDOW_S:
+                    if window_j / window_s < power:
+                        power = window_j / window_s
+                    window_s = window_j = 0.0
             self._dynamic_j[i] = dynamic_j
             self._static_w[i] = power
             self._window_j[i] = window_j
         charged = self._charged[i]
-        found = []
         if bound is None:
-            for share in shares:
-                charged += share
-                found.append(charged)
+            found = list(accumulate(shares, initial=charged))[1:]
         else:
-            carry = self._carry
-            for r, share in enumerate(shares):
-                elapsed = durations[r]
-                if share > bound * elapsed or carry[i]:
-                    share = self._bounded(i, share, bound * elapsed, bound)
-                charged += share
-                found.append(charged)
-        self._charged[i] = charged
+            found = self._within_bound(i, shares, [bound * elapsed for elapsed in durations], bound, charged)
+        if found:
+            self._charged[i] = found[-1]
+        return found
+
+    def _within_bound(
+        self, i: int, shares: list[float], rooms: list[float], bound: float, charged: float
+    ) -> list[float]:
+        """Channel i's charges, cumulative from `charged`, none above its room: stretches
+        with nothing over its room and nothing carried are summed whole."""
+        carry = self._carry
+        over = iter([r for r, (share, room) in enumerate(zip(shares, rooms)) if share > room])
+        next_over = next(over, len(shares))
+        found: list[float] = []
+        r = 0
+        while r < len(shares):
+            if not carry[i] and next_over > r:
+                stretch = list(accumulate(shares[r:next_over], initial=charged))[1:]
+                found += stretch
+                charged = stretch[-1]
+                r = next_over
+                continue
+            if next_over == r:
+                next_over = next(over, len(shares))
+            share = shares[r]
+            if share > rooms[r] or carry[i]:
+                share = self._bounded(i, share, rooms[r], bound)
+            charged += share
+            found.append(charged)
+            r += 1
         return found
 
     def _bounded(self, i: int, share: float, room: float, bound: float) -> float:

@@ -1,17 +1,63 @@
-"""Busy CPU-seconds of the machine, cheap enough to read at every test boundary.
+"""CPU-seconds cheap enough to read at every test boundary: this process's, and the
+machine's busy time.
 
-This process's own CPU time is read precisely on every call (clock_gettime). The CPU time
-of everything else on the machine comes from /proc/stat (or the container's cgroup),
-which is costlier and only ticks every 10 ms, so it is refreshed at most every
-`refresh_s` seconds and held in between.
+This process's own CPU time is a system call (clock_gettime); it is read for real at
+most once every `OwnCpuTime.read_gap_s`. The CPU time of everything else on the machine
+comes from /proc/stat (or the container's cgroup), which is costlier and only ticks
+every 10 ms, so it is refreshed at most every `refresh_s` seconds and held in between.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_carbon.meters.clocks import CLOCKS
+
+
+class OwnCpuTime:
+    """This process's CPU-seconds (process_time) at a boundary.
+
+    pytest's own work between two test phases takes far less than `read_gap_s`: readings
+    closer together than that count the process busy since the last real read (never
+    more than `read_gap_s` ahead of the real figure; the next real read evens it out).
+    Never decreasing, and the same figure for every reader that asks about the same
+    instant: the estimate meter and the attribution share one per process.
+    """
+
+    read_gap_s = 0.001
+
+    def __init__(self, process_time: Callable[[], float] = CLOCKS.process_time) -> None:
+        self._process_time = process_time
+        self._real = self.last = process_time()
+        self._real_t = self.last_t = -math.inf
+
+    def at(self, now: float) -> float:
+        """The figure at `now`; `last` and `last_t` keep it, so a second reader asking
+        about the same instant need not call again."""
+        self.last_t = now
+        if now - self._real_t < self.read_gap_s:
+            own = self._real + (now - self._real_t)
+        else:
+            own = self._real = self._process_time()
+            self._real_t = now
+        if own > self.last:
+            self.last = own
+            return own
+        return self.last
+
+
+_OWN: dict[int, OwnCpuTime] = {}
+
+
+def shared_own_cpu_time() -> OwnCpuTime:
+    """One per process (a forked child starts its own)."""
+    found = _OWN.get(os.getpid())
+    if found is None:
+        found = _OWN[os.getpid()] = OwnCpuTime()
+    return found
 
 
 class MachineCpuTime:
@@ -67,17 +113,15 @@ class MachineCpuTime:
             self.others = others
         self.refreshed_at = now
 
+    @property
+    def next_refresh(self) -> float:
+        return self.refreshed_at + self.refresh_s
+
     def others_at(self, now: float) -> float:
         """CPU-seconds the rest of the machine (all but this process) spent busy."""
         if now - self.refreshed_at >= self.refresh_s:
             self.refresh(now)
         return self.others
-
-    def busy_seconds(self, now: float) -> float:
-        """CPU-seconds spent busy on the machine since this object was made."""
-        if now - self.refreshed_at >= self.refresh_s:
-            self.refresh(now)
-        return self._process_time() - self.own_start + self.others
 
     def close(self) -> None:
         if self._machine_fd is not None:

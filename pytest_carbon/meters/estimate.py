@@ -15,7 +15,7 @@ from pytest_carbon.data.tables import load_table
 from pytest_carbon.meters.base import Channel, Meter, Probe, Snapshot
 from pytest_carbon.meters.clocks import CLOCKS, Clocks
 from pytest_carbon.meters.cpuinfo import CpuInfo, microarchitecture, read_cpuinfo
-from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
+from pytest_carbon.meters.cputime import MachineCpuTime, OwnCpuTime, shared_machine_cpu_time, shared_own_cpu_time
 
 POWER_TABLE = "ccf-coefficients:aws-2026"
 AVERAGE_ROW = "ccf-app:aws-average"
@@ -80,11 +80,6 @@ class EstimateMeter(Meter):
     name = "estimate"
     measured = False
     memory_refresh_s = 1.0
-    # This process's CPU time is a system call to read (unlike the wall clock), and
-    # pytest's own work between two test phases takes far less than this. Readings
-    # closer together than this count the process busy since the last real read; the
-    # next real read evens it out (see docs/methodology.md).
-    own_cpu_read_gap_s = 0.001
 
     def __init__(self, covers: frozenset[str], cpu: CpuInfo | None = None, clocks: Clocks = CLOCKS) -> None:
         self.cpu = cpu or read_cpuinfo()
@@ -92,7 +87,9 @@ class EstimateMeter(Meter):
         self.memory_w_per_gb = constant("memory_w_per_gb").value
         self.covers = covers
         self._now = clocks.now
-        self._process_time = clocks.process_time
+        # This process's CPU time, read for real at most once a millisecond (see
+        # docs/methodology.md); shared with the attribution where the clocks are real.
+        self.own_cpu = shared_own_cpu_time() if clocks is CLOCKS else OwnCpuTime(clocks.process_time)
         channels = []
         if "cpu" in covers:
             channels.append(Channel("estimate", "cpu", "cpu", (("model", self.model.describe()),)))
@@ -117,9 +114,8 @@ class EstimateMeter(Meter):
         self._memory_reported = 0.0
         self._idle_w = self.model.vcpus * self.model.min_w
         self._dynamic_w = self.model.max_w - self.model.min_w
-        self._own_reported = 0.0
         self._refresh(now)
-        self._read_own(now)
+        self.own_cpu.at(now)
         self._snapshot: Snapshot = self.snapshot
         if self._clock is None:
             self._snapshot = self._snapshot_memory
@@ -156,53 +152,30 @@ class EstimateMeter(Meter):
         self._refresh_due = now + clock.refresh_s
         self._cpu_offset = self._dynamic_w * (clock.others - clock.own_start) - self._idle_w * self._t0
 
-    def _read_own(self, now: float) -> float:
-        """This process's CPU seconds, read for real (and the others' CPU time refreshed
-        when due); never less than a figure already reported."""
-        if now >= self._refresh_due:
-            self._refresh(now)
-        own = self._own_real = self._process_time()
-        self._own_real_t = now
-        self._own_due = now + self.own_cpu_read_gap_s
-        if own < self._own_reported:
-            return self._own_reported
-        self._own_reported = own
-        return own
-
     def read(self) -> tuple[float, ...]:
         return tuple(self._snapshot()[1:])
-
-    def _memory_j(self, now: float) -> float:
-        """Memory joules so far: the sampler's integral up to its last poll, then the
-        wattage it read there; never less than a figure already reported."""
-        joules, t, watts = self._memory
-        value = joules + watts * (now - t)
-        if value < self._memory_reported:
-            return self._memory_reported
-        self._memory_reported = value
-        return value
 
     def snapshot(self) -> list[float]:
         """`[t, *read()]` in one call, CPU and memory: the meter set's path when this is its
         only meter (snapshot_reader() gives the variant for the channels covered).
 
-        The hot path: one clock read, a few multiplications, and this process's CPU time
-        when the last real read is over `own_cpu_read_gap_s` old. Only the thread running
-        the tests reads; poll() only swaps in a new memory triple (one attribute store),
-        so no lock is needed.
+        The hot path: one clock read, this process's CPU time (a system call at most once
+        a millisecond), a few multiplications. Only the thread running the tests reads;
+        poll() only swaps in a new memory triple (one attribute store), so no lock is
+        needed. Memory joules: the sampler's integral up to its last poll, then the
+        wattage it read there; never less than a figure already reported.
         """
         now = self._now()
-        if now < self._own_due:
-            # Counted busy since the last real read, anchored there, so an idle stretch
-            # is never carried past the next real read.
-            own = self._own_real + (now - self._own_real_t)
-            if own > self._own_reported:
-                self._own_reported = own
-            else:
-                own = self._own_reported
+        if now >= self._refresh_due:
+            self._refresh(now)
+        own = self.own_cpu.at(now)
+        joules, t, watts = self._memory
+        memory = joules + watts * (now - t)
+        if memory < self._memory_reported:
+            memory = self._memory_reported
         else:
-            own = self._read_own(now)
-        return [now, self._idle_w * now + self._dynamic_w * own + self._cpu_offset, self._memory_j(now)]
+            self._memory_reported = memory
+        return [now, self._idle_w * now + self._dynamic_w * own + self._cpu_offset, memory]
 
     def _snapshot_cpu(self) -> list[float]:
         reading = EstimateMeter.snapshot(self)  # its memory wattage is 0: not covered
@@ -212,6 +185,15 @@ class EstimateMeter(Meter):
     def _snapshot_memory(self) -> list[float]:
         now = self._now()
         return [now, self._memory_j(now)]
+
+    def _memory_j(self, now: float) -> float:
+        """Memory joules so far (as in snapshot(), which has it inline)."""
+        joules, t, watts = self._memory
+        memory = joules + watts * (now - t)
+        if memory < self._memory_reported:
+            return self._memory_reported
+        self._memory_reported = memory
+        return memory
 
     def poll(self) -> None:
         """The sampler thread: read the wattage and integrate since the last poll with the

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_carbon.meters.clocks import CLOCKS
+from pytest_carbon.meters.cputime import OwnCpuTime, shared_own_cpu_time
 from pytest_carbon.values.errors import CarbonConfigError
 
 INCLUDE_ACCEPTED = (
@@ -129,13 +130,13 @@ class TreeCpuTime:
 
     refresh_s = 0.01
     scan_s = 1.0
-    # As the estimate does: readings closer together than this count this process busy
-    # since the last real read of its CPU time (a system call), never more than this
-    # ahead of the real figure; the next real read evens it out.
-    own_read_gap_s = 0.001
 
-    def __init__(self, includes: Sequence[IncludeSpec] = (), *, tree: bool = True) -> None:
+    def __init__(
+        self, includes: Sequence[IncludeSpec] = (), *, tree: bool = True, own_cpu: OwnCpuTime | None = None
+    ) -> None:
         self._process_time = CLOCKS.process_time
+        # This process's CPU-seconds (absolute), as the estimate meter reads them.
+        self.own_cpu = own_cpu if own_cpu is not None else shared_own_cpu_time()
         self._times = CLOCKS.times
         self._now = CLOCKS.now
         self.pid = os.getpid()
@@ -150,13 +151,13 @@ class TreeCpuTime:
         self._gone = 0.0
         self._cgroup_fds: dict[int, int] = {}  # index in includes -> cpu.stat fd
         self._cgroup_base: dict[int, float] = {}
-        self._own_start = self._process_time()
-        self._own_real = self._own_reported = 0.0
-        self._own_real_t = -1e18
+        self._own_start = self.own_cpu.at(CLOCKS.now())
         self._reaped_start = self._reaped_now()
         self._first_scan = True
         self._scan_cost = 0.0
         self._scan_due = 0.0
+        self.scans = 0  # scans of /proc made
+        self._named = any(included.spec.kind != "cgroup" for included in self.includes)
         self._rest = 0.0  # reaped + live descendants + named processes, since start
         self.ticked = False  # whether any of that was ever more than 0
         self.rss_bytes = 0.0  # memory the tree holds (resident), at the last refresh
@@ -178,17 +179,12 @@ class TreeCpuTime:
         return self.own(now) + self.rest(now)
 
     def own(self, now: float) -> float:
-        """This process's CPU-seconds since the start: read for real at most every
-        `own_read_gap_s`, counted busy in between; never decreasing."""
-        if now - self._own_real_t < self.own_read_gap_s:
-            own = self._own_real + (now - self._own_real_t)
-        else:
-            own = self._own_real = self._process_time() - self._own_start
-            self._own_real_t = now
-        if own > self._own_reported:
-            self._own_reported = own
-            return own
-        return self._own_reported
+        """This process's CPU-seconds since the start (see OwnCpuTime)."""
+        return self.own_cpu.at(now) - self._own_start
+
+    @property
+    def next_refresh(self) -> float:
+        return self._refreshed_at + self.refresh_s
 
     def rest(self, now: float) -> float:
         """Descendants' and named processes' CPU-seconds, refreshed every `refresh_s`."""
@@ -203,7 +199,10 @@ class TreeCpuTime:
         rest = self._reaped_now() - self._reaped_start
         if self._proc and (self.tree or self.includes):
             if now >= self._scan_due:
-                self._scan(now)
+                if self._named or (self.tree and _has_children()):
+                    self._scan(now)
+                else:  # nothing a scan could find
+                    self._scan_due = now + self.scan_s
             rest += self._live()
         rest += self._cgroups()
         if rest > self._rest:
@@ -288,6 +287,7 @@ class TreeCpuTime:
             base = cpu[pid] if self._first_scan else 0.0
             self._tracked[pid] = _Tracked(fd, base, cpu[pid])
         cost = self._now() - started
+        self.scans += 1
         self._scan_cost = cost
         self._scan_due = now + max(self.scan_s, 100 * cost)
 
@@ -355,6 +355,19 @@ class TreeCpuTime:
         for fd in self._cgroup_fds.values():
             os.close(fd)
         self._cgroup_fds.clear()
+
+
+def _has_children() -> bool:
+    """Whether this process has a child, running or not yet reaped: one system call
+    (waitid, which reaps nothing), where a scan reads every process in /proc. Without a
+    child there is no descendant to find."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    except (OSError, AttributeError):  # waitid missing or refused: scan to be sure
+        return True
+    return True
 
 
 def _cgroup_usage(fd: int) -> float:

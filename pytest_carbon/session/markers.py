@@ -13,23 +13,25 @@ MARKER_HELP = (
 )
 
 
-def closest_carbon_marker(item: pytest.Item, inherited: dict[int, pytest.Mark | None]) -> pytest.Mark | None:
-    """item.get_closest_marker("carbon"), with what each parent node (module, class)
-    passes down worked out once: this runs for every collected test."""
+def closest_marker(
+    item: pytest.Item, inherited: dict[int, pytest.Mark | None], name: str = "carbon"
+) -> pytest.Mark | None:
+    """item.get_closest_marker(name), with what each parent node (module, class) passes
+    down worked out once (`inherited`, one per name): this runs for every collected test."""
     for mark in item.own_markers:
-        if mark.name == "carbon":
+        if mark.name == name:
             return mark
-    return _inherited_marker(item.parent, inherited)
+    return _inherited_marker(item.parent, inherited, name)
 
 
-def _inherited_marker(node: Any, inherited: dict[int, pytest.Mark | None]) -> pytest.Mark | None:
+def _inherited_marker(node: Any, inherited: dict[int, pytest.Mark | None], name: str) -> pytest.Mark | None:
     if node is None:
         return None
     key = id(node)
     if key in inherited:
         return inherited[key]
-    found = next((mark for mark in node.own_markers if mark.name == "carbon"), None)
+    found = next((mark for mark in node.own_markers if mark.name == name), None)
     if found is None:
-        found = _inherited_marker(node.parent, inherited)
+        found = _inherited_marker(node.parent, inherited, name)
     inherited[key] = found
     return found

@@ -28,7 +28,7 @@ from pytest_carbon.ledger import (
 from pytest_carbon.meters.clocks import CLOCKS
 from pytest_carbon.session.assemble import SessionParts, refresh_uncertainty
 from pytest_carbon.session.gc_pauses import FullCollections
-from pytest_carbon.session.markers import closest_carbon_marker
+from pytest_carbon.session.markers import closest_marker
 from pytest_carbon.session.outcomes import combine
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.verdicts.budgets import Verdict, judge, resolve_test_budget, unmatched_patterns
@@ -132,15 +132,21 @@ class PhaseEnds:
 def will_rerun(config: pytest.Config, items: list[pytest.Item]) -> bool:
     """Whether pytest-rerunfailures may run a collected test again (--reruns, its ini
     option or a flaky marker): only then do phases end where reports are made, which costs
-    two more hook calls per test."""
+    two more hook calls per test.
+
+    Its count for a test without a flaky marker depends on the options alone, so it is
+    asked once for those and once for each test that has one."""
     rerunfailures = config.pluginmanager.get_plugin("rerunfailures")
-    if rerunfailures is None:
+    if rerunfailures is None or not items:
         return False
     count = getattr(rerunfailures, "get_reruns_count", None)
     if count is None:  # another version: assume it may
         return True
+    inherited: dict[int, pytest.Mark | None] = {}
+    flaky = [item for item in items if closest_marker(item, inherited, "flaky") is not None]
+    plain = next((item for item in items if closest_marker(item, inherited, "flaky") is None), None)
     try:
-        return any((count(item) or 0) > 0 for item in items)
+        return any((count(item) or 0) > 0 for item in ([plain] if plain is not None else []) + flaky)
     except Exception:
         return True
 
@@ -160,6 +166,7 @@ class TestRunner:
         self._tearing_down: dict[int, FixtureRecord] = {}
         self._running: int | None = None  # index of the test whose reports are arriving
         self._running_id: str | None = None
+        self._running_location: object = None
         # Set where a plugin logs a test's reports only after its whole protocol ran
         # (pytest-rerunfailures): phases then end where pytest makes their reports.
         self.phase_ends: PhaseEnds | None = None
@@ -198,7 +205,7 @@ class TestRunner:
         every_test = bool(patterns) or default.value is not None
         inherited: dict[int, pytest.Mark | None] = {}
         for item in items:
-            marker = closest_carbon_marker(item, inherited)
+            marker = closest_marker(item, inherited)
             if marker is None and not every_test:
                 continue
             try:
@@ -243,19 +250,24 @@ class TestRunner:
         passed = report.outcome == "passed"
         ledger = self.ledger
         if when == "setup":
+            nodeid = report.nodeid
             if self.phase_ends is None:
-                index = self._running = ledger.setup_ended(report.nodeid, report.location, passed)
+                index = self._running = ledger.setup_ended(nodeid, report.location, passed)
             else:  # the phase ended earlier, where pytest made the report
-                found = ledger.index_of(report.nodeid)
+                found = ledger.index_of(nodeid)
                 if found is None:
                     return
                 index = self._running = found
-            self._running_id = report.nodeid
+            self._running_id = nodeid
+            # (a report without a location never matches by identity)
+            self._running_location = report.location if report.location is not None else object()
             if not passed:
                 ledger.outcomes[index] = combine(ledger.outcomes[index], report)
             return
         running = self._running
-        if running is None or report.nodeid != self._running_id:
+        # The same item's reports share its location tuple: a cheaper test than the node
+        # id (a property that builds the string), which decides where they differ.
+        if running is None or (report.location is not self._running_location and report.nodeid != self._running_id):
             return
         if when == "call":
             if hasattr(report, "context"):
@@ -286,7 +298,7 @@ class TestRunner:
             ledger.close(PENDING)
         else:
             self.phase_ends.attempt_logged(running, report)
-        self._running = self._running_id = None
+        self._running = self._running_id = self._running_location = None
         if not passed:
             ledger.outcomes[running] = combine(ledger.outcomes[running], report)
         checkpoints = self.checkpoints
