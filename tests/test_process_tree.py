@@ -218,3 +218,58 @@ def test_a_named_server_is_charged_to_the_test_that_drives_it(pytester, monkeypa
     else:
         assert test["by_channel"]["estimate/cpu"] < 0.3 * model.max_w
         assert "included" not in result.stdout.str()
+
+
+# A container's stand-in: a process outside the run's tree (started by this test, not by
+# the pytest run under test) that works when told to and keeps its cgroup's cpu.stat as
+# the kernel would: usage grows by the CPU time it used (written in place, never
+# truncated, as a reader keeps the file open).
+CONTAINER = """
+import os, sys, time
+stat, go, done = sys.argv[1], sys.argv[2], sys.argv[3]
+while not os.path.exists(go):
+    time.sleep(0.01)
+start = time.process_time()
+while time.process_time() - start < 0.6:
+    pass
+used = time.process_time() - start
+fd = os.open(stat, os.O_RDWR)
+os.pwrite(fd, f"usage_usec {5000000 + round(used * 1e6)}\\nuser_usec {4500000 + round(used * 1e6)}\\n".encode(), 0)
+os.close(fd)
+open(done + ".tmp", "w").close()
+os.rename(done + ".tmp", done)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("present", [True, False], ids=["cgroup", "missing"])
+def test_a_named_cgroup_is_charged_to_the_test_that_drives_it(pytester, monkeypatch, present):
+    """A cgroup v2 directory (its `cpu.stat`) stands in for a container the tests drive:
+    what its usage grows by is charged to the run, interval by interval, to the test
+    running; a directory that cannot be read charges nothing and says why."""
+    cgroup = pytester.path / "cgroup-db"
+    cgroup.mkdir()
+    (cgroup / "cpu.stat").write_text("usage_usec 5000000\nuser_usec 4500000\n")
+    go, done = pytester.path / "go", pytester.path / "done"
+    monkeypatch.setenv("GO_FILE", str(go))
+    monkeypatch.setenv("DONE_FILE", str(done))
+    pytester.makepyfile(test_container=SERVER_SUITE + "\n\ndef test_after():\n    time.sleep(0.05)\n")
+    target = cgroup if present else pytester.path / "no-such-cgroup"
+    container = subprocess.Popen([sys.executable, "-c", CONTAINER, str(cgroup / "cpu.stat"), str(go), str(done)])
+    try:
+        args = ["--carbon-meters=estimate", "--carbon-json=r.json", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        result = pytester.runpytest_subprocess(*args, f"--carbon-include=cgroup:{target}")
+    finally:
+        container.kill()
+        container.wait()
+    result.assert_outcomes(passed=2)
+    tests = {t["nodeid"].split("::")[-1]: t for t in json.loads((pytester.path / "r.json").read_text())["tests"]}
+    model = cpu_power_model(read_cpuinfo())
+    driving, after = tests["test_uses_the_server"], tests["test_after"]
+    if present:
+        assert driving["by_channel"]["estimate/cpu"] >= 0.5 * model.max_w
+        assert after["by_channel"]["estimate/cpu"] < 0.3 * model.max_w
+        result.stdout.fnmatch_lines([f"note: included cgroup:{target}: 0.6* CPU-s charged to the run"])
+    else:
+        assert driving["by_channel"]["estimate/cpu"] < 0.3 * model.max_w
+        result.stdout.fnmatch_lines([f"note: included cgroup:{target}: nothing charged (cannot read *)"])
