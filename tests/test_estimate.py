@@ -10,7 +10,7 @@ import pytest
 from pytest_carbon.meters import estimate
 from pytest_carbon.meters.clocks import CLOCKS, Clocks
 from pytest_carbon.meters.cpuinfo import CpuInfo, cgroup_cpu_quota, microarchitecture, read_cpuinfo
-from pytest_carbon.meters.cputime import MachineCpuTime
+from pytest_carbon.meters.cputime import MachineCpuTime, OwnCpuTime
 from pytest_carbon.meters.estimate import EstimateMeter, cpu_power_model
 
 BASE = CpuInfo("", "", None, None, None, 2, "test")
@@ -174,6 +174,18 @@ def test_own_cpu_time_is_read_at_most_once_per_gap(monkeypatch):
         assert clocks.cpu_reads == reads + 5
     finally:
         meter.close()
+
+
+def test_own_cpu_time_asked_about_an_earlier_instant_is_read_again():
+    """Counted busy only forward from a real read: a reader that once asked about a later
+    instant (a refresh forced ahead) must not hold the figure still until then."""
+    clocks = FakeClocks()
+    own = OwnCpuTime(clocks.process_time)
+    own.at(clocks.t + 1e6)
+    clocks.advance(0.5, busy=0.5)
+    assert own.at(clocks.t) == pytest.approx(clocks.cpu)
+    clocks.advance(0.5, busy=0.25)
+    assert own.at(clocks.t) == pytest.approx(clocks.cpu)
 
 
 def memory_meter(monkeypatch, clocks, in_use):

@@ -38,7 +38,7 @@ class OwnCpuTime:
         """The figure at `now`; `last` and `last_t` keep it, so a second reader asking
         about the same instant need not call again."""
         self.last_t = now
-        if now - self._real_t < self.read_gap_s:
+        if 0.0 <= now - self._real_t < self.read_gap_s:  # never interpolated backwards
             own = self._real + (now - self._real_t)
         else:
             own = self._real = self._process_time()
