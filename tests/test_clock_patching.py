@@ -12,6 +12,11 @@ from pytest_carbon.meters.estimate import cpu_power_model
 
 pytest.importorskip("freezegun")
 
+# The tests' 50 J budgets catch a clock that jumps (years between two readings are
+# megajoules); in machine scope a legitimate figure is the whole machine's, up to its
+# maximum power for as long as a phase takes on a loaded machine, so a tighter budget
+# would judge the load, not the clock.
+
 FROZEN_FIXTURE = """
 import time
 
@@ -25,7 +30,7 @@ def frozen():
         yield
 
 
-@pytest.mark.carbon("1 J")
+@pytest.mark.carbon("50 J")
 def test_frozen(frozen):
     time.sleep(0.05)
 
@@ -49,19 +54,19 @@ import time
 import pytest
 
 
-@pytest.mark.carbon("1 J")
+@pytest.mark.carbon("50 J")
 def test_process_time(monkeypatch):
     monkeypatch.setattr(time, "process_time", lambda: 1e6)
     time.sleep(0.02)
 
 
-@pytest.mark.carbon("1 J")
+@pytest.mark.carbon("50 J")
 def test_os_times(monkeypatch):
     monkeypatch.setattr(os, "times", lambda: os.times_result((1e6, 1e6, 1e6, 1e6, 1e9)))
     time.sleep(0.02)
 
 
-@pytest.mark.carbon("1 J")
+@pytest.mark.carbon("50 J")
 def test_perf_counter(monkeypatch):
     monkeypatch.setattr(time, "perf_counter", lambda: 5.0)
     time.sleep(0.02)
