@@ -131,12 +131,9 @@ class TreeCpuTime:
     refresh_s = 0.01
     scan_s = 1.0
 
-    def __init__(
-        self, includes: Sequence[IncludeSpec] = (), *, tree: bool = True, own_cpu: OwnCpuTime | None = None
-    ) -> None:
-        self._process_time = CLOCKS.process_time
+    def __init__(self, includes: Sequence[IncludeSpec] = (), *, tree: bool = True) -> None:
         # This process's CPU-seconds (absolute), as the estimate meter reads them.
-        self.own_cpu = own_cpu if own_cpu is not None else shared_own_cpu_time()
+        self.own_cpu: OwnCpuTime = shared_own_cpu_time()
         self._times = CLOCKS.times
         self._now = CLOCKS.now
         self.pid = os.getpid()
