@@ -37,12 +37,13 @@ ReadErrorHandler = Callable[[BaseException, list[float]], tuple[Callable[[], Rea
 
 
 class Recorder(Protocol):
-    """A reader whose boundary only records counters (record()); flush() converts what it
-    recorded, in order, into the list given to attach(). See meters/attribution.py."""
+    """A reader whose boundary only records counters (the function boundary() returns);
+    flush() converts what it recorded, in order, into the list given to attach(). See
+    meters/attribution.py."""
 
     def attach(self, sink: list[float]) -> None: ...
 
-    def record(self) -> None: ...
+    def boundary(self) -> Callable[[], None]: ...
 
     def flush(self) -> None: ...
 
@@ -169,7 +170,7 @@ class Ledger:
         self._flush: Callable[[], None] | None = None
         if recorder is not None:
             recorder.attach(self._marks)
-            self._record, self._flush = recorder.record, recorder.flush
+            self._record, self._flush = recorder.boundary(), recorder.flush
         self.owners: list[int] = []  # owners[j]: the account of the interval between readings j and j + 1
         self.code = slot_code(0, STARTUP)  # the account of the interval running now
         self.end: list[float] | None = None

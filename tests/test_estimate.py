@@ -302,3 +302,98 @@ def test_busy_test_is_charged_for_its_cpu_time(pytester):
     assert sleep_cpu >= floor * 0.25
     assert busy_cpu >= floor * 0.25 + (model.max_w - model.min_w) * 0.2
     assert tests["test_busy"]["by_channel"].keys() == {"estimate/cpu", "estimate/memory"}
+
+
+class ScriptedMachine:
+    """What the attribution's one-function boundary for the estimate reads besides the
+    meter, scripted: the run's other processes (refreshed every 10 ms, as the process
+    tree is), its resident memory, and the rest of the machine's CPU time (the
+    neighbours' and the run's other processes', as /proc/stat counts them)."""
+
+    def __init__(self, clocks: FakeClocks) -> None:
+        self.clocks = clocks
+        self.children = 0.0  # CPU-seconds of the run's other processes so far
+        self.neighbours = 0.0
+        self.refreshes = 0  # reads of the rest of the machine
+
+    def others(self) -> float:
+        self.refreshes += 1
+        return self.neighbours + self.children
+
+    def tree(self, own_cpu: OwnCpuTime) -> object:
+        machine = self
+
+        class Tree:
+            refresh_s = 0.01
+            rss_bytes = 1e9
+
+            def __init__(self) -> None:
+                self.own_cpu = own_cpu
+                self._rest = 0.0
+                self._at = -1e9
+
+            @property
+            def next_refresh(self) -> float:
+                return self._at + self.refresh_s
+
+            def rest(self, now: float) -> float:
+                if now - self._at >= self.refresh_s:
+                    self._at = now
+                    self._rest = machine.children
+                return self._rest
+
+        return Tree()
+
+
+def run_estimate_alone(monkeypatch, one_function: bool) -> tuple[list[float], list[float], ScriptedMachine, bool]:
+    """A scripted run charged through the estimate meter alone: by the one-function
+    boundary, or by the general one (a reader that is not the meter's snapshot)."""
+    import random
+
+    from pytest_carbon.ledger import PENDING, Ledger
+    from pytest_carbon.meters.attribution import Attributor
+
+    clocks = FakeClocks()
+    machine = ScriptedMachine(clocks)
+    watts = [3.0]
+    monkeypatch.setattr(MachineCpuTime, "_others_now", lambda self: machine.others())
+    monkeypatch.setattr(EstimateMeter, "_memory_watts", lambda self: watts[0])
+    meter = EstimateMeter(frozenset({"cpu", "memory"}), cpu=BASE, clocks=clocks.clocks())
+    monkeypatch.setattr(estimate, "shared_machine_cpu_time", lambda: shared)
+    shared = MachineCpuTime()
+    meter.start()
+    read = meter.snapshot_reader() if one_function else (lambda: meter.snapshot())
+    charged = Attributor(read, [meter], 2, None, True, tree=machine.tree(meter.own_cpu), machine_cpu=shared)  # type: ignore[arg-type]
+    ledger = Ledger(charged.read, 2, recorder=charged)
+    rng = random.Random(11)
+    polled = clocks.t
+    for k in range(600):
+        dt = rng.choice([1e-4, 5e-4, 0.003, 0.02, 0.3])
+        busy = dt * rng.random()
+        clocks.advance(dt, busy)
+        machine.neighbours += dt * rng.random() * 1.5
+        if 200 <= k < 400 and rng.random() < 0.3:  # a subprocess, in ticks
+            machine.children += 0.01
+        if clocks.t - polled >= 1.0:  # the sampler thread's poll
+            watts[0] = rng.choice([2.0, 3.0, 5.0])
+            meter.poll()
+            polled = clocks.t
+        ledger.close(PENDING)
+    clocks.advance(0.02, 0.0)  # past the general boundary's 10 ms: both read the machine at the end
+    charged.settle()
+    ledger.finish()
+    return ledger.marks, charged.machine_totals(), machine, charged.boundary() == charged.record
+
+
+def test_the_estimate_alone_is_charged_the_same_by_the_one_function_boundary(monkeypatch):
+    # The common case's boundary reads the rest of the machine once a second, or when
+    # the run's other processes moved, instead of every 10 ms: the run's charge at every
+    # boundary and the machine's totals at the end are the same.
+    general, general_machine, general_reads, general_path = run_estimate_alone(monkeypatch, one_function=False)
+    fused, fused_machine, fused_reads, fused_path = run_estimate_alone(monkeypatch, one_function=True)
+    assert general_path and not fused_path
+    assert len(fused) == len(general) == 3 * 602
+    assert fused == pytest.approx(general, rel=1e-9, abs=1e-9)
+    assert fused_machine == pytest.approx(general_machine, rel=1e-12)
+    assert fused[-2] > 1.0  # the CPU channel charged something
+    assert fused_reads.refreshes < general_reads.refreshes / 2

@@ -45,7 +45,10 @@ def test_the_wheel_carries_data_types_licence_and_notices(wheel: Path) -> None:
     assert "License-Expression: MIT" in text
 
 
-def test_the_installed_wheel_runs_the_example_suite(wheel: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A fresh environment with the wheel installed: its python and its site-packages."""
+    tmp_path = tmp_path_factory.mktemp("installed")
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
@@ -65,6 +68,11 @@ def test_the_installed_wheel_runs_the_example_suite(wheel: Path, tmp_path: Path)
     (site_packages / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site_packages)
+    return python, site_packages
+
+
+def test_the_installed_wheel_runs_the_example_suite(installed: tuple[Path, Path], tmp_path: Path) -> None:
+    python, site_packages = installed
     report = tmp_path / "carbon.json"
     result = subprocess.run(
         [
@@ -96,3 +104,30 @@ def test_the_installed_wheel_runs_the_example_suite(wheel: Path, tmp_path: Path)
     # The example suite's training test is over its budget on purpose: the run fails for it.
     assert result.returncode == 1
     assert any(t["verdict"] == "exceeded" for t in data["tests"])
+
+
+def test_the_plugins_modules_are_imported_without_assertion_rewriting(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # pytest marks every package of a plugin's wheel for assertion rewriting; importing
+    # through its rewriting importer cost this plugin a large part of its start-up. The
+    # plugin's modules are imported plainly; a user's test module is still rewritten.
+    python, _ = installed
+    (tmp_path / "test_loaders.py").write_text(
+        "import sys\n"
+        "def loader(name):\n"
+        "    return type(sys.modules[name].__loader__).__name__\n"
+        "def test_loaders():\n"
+        "    assert loader('pytest_carbon.plugin') == 'SourceFileLoader', loader('pytest_carbon.plugin')\n"
+        "    assert loader('pytest_carbon.ledger') == 'SourceFileLoader', loader('pytest_carbon.ledger')\n"
+        "    assert loader(__name__) == 'AssertionRewritingHook'\n"
+    )
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_loaders.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTHONPATH")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

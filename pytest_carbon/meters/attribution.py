@@ -36,10 +36,15 @@ from operator import sub
 
 from pytest_carbon.meters.base import Meter
 from pytest_carbon.meters.cputime import MachineCpuTime, shared_machine_cpu_time
+from pytest_carbon.meters.estimate import EstimateMeter
 from pytest_carbon.meters.proctree import TreeCpuTime
 
 # Intervals at least this long (summed) give an estimate of a measured channel's idle power.
 IDLE_WINDOW_S = 0.5
+# Where the estimate meter is the only meter, the rest of the machine's CPU time is read
+# this often (and whenever the run's other processes moved): its charge does not depend
+# on it (see Attributor._record_estimate).
+ESTIMATE_MACHINE_REFRESH_S = 1.0
 # At most this many seconds of a channel's maximum power wait to be charged later.
 CARRY_S = 0.05
 
@@ -180,6 +185,9 @@ class Attributor:
         self._pending: list[float] = []
         self._sink: list[float] = []  # where flush() puts the converted readings
         self._prev = self._last + [0.0] * (self._stride - 1 - count)  # the last reading converted
+        self._estimate = self._lone_estimate(meters, read)
+        self._machine_due = -math.inf
+        self._record: Callable[[], None] = self.record if self._estimate is None else self._record_estimate
 
     # -- at a boundary: read the counters ------------------------------------------------
 
@@ -193,6 +201,33 @@ class Attributor:
     def attach(self, sink: list[float]) -> None:
         """Where readings taken with record() go once converted: a timeline's flat list."""
         self._sink = sink
+
+    def settle(self) -> None:
+        """Before the session's last reading: what is held between refreshes (the rest
+        of the machine's CPU time for up to a second) is read again at it."""
+        self._slow_due = self._machine_due = -math.inf
+
+    def boundary(self) -> Callable[[], None]:
+        """What a boundary calls: record(), or its one-function form for the common case."""
+        return self._record
+
+    def _lone_estimate(self, meters: Sequence[Meter], read: Callable[[], list[float]]) -> EstimateMeter | None:
+        """The estimate meter where it is the only meter, covers CPU and memory and a
+        boundary reads its snapshot(), in process scope, sharing this process's CPU time
+        and the machine's with the attribution: the case _record_estimate() handles."""
+        if not self.process or self.tree is None or len(meters) != 1:
+            return None
+        meter = meters[0]
+        if not isinstance(meter, EstimateMeter) or meter.covers != frozenset({"cpu", "memory"}):
+            return None
+        if (
+            read != meter.snapshot_reader()
+            or meter.machine_cpu is not self._machine_cpu
+            or meter.own_cpu is not self._own_cpu
+            or self._holders != [meter]
+        ):
+            return None
+        return meter
 
     def record(self) -> None:
         """A boundary: read the meters and the CPU counters and append them, raw, to a
@@ -217,6 +252,59 @@ class Attributor:
         pending.append(own_cpu.last if own_cpu.last_t == t else own_cpu.at(t))
         pending += self._slow
 
+    def _record_estimate(self) -> None:
+        """record() where the estimate meter is the only meter (see _lone_estimate), in
+        one function: the values snapshot() and record() would append, computed as they
+        compute them (OwnCpuTime.at() inline).
+
+        The rest of the machine's CPU time is read every ESTIMATE_MACHINE_REFRESH_S, or
+        at once when the run's other processes' CPU time moved, instead of every 10 ms:
+        it is the costliest read (/proc/stat), and the estimate's charge does not depend
+        on it. In an interval where the run used c CPU-seconds (c_own of them in this
+        process) and the rest of the machine o (the run's other processes among them),
+        the estimate's dynamic energy is k x (c_own + o) and the run's share of it
+        c / (c_own + o), so the run is charged k x c whatever o is, as long as o moves
+        at the boundaries where the run's other processes do (a move of those reads o)
+        and the meter's reading and the attribution see the same o (both take
+        machine_cpu.others here)."""
+        meter = self._estimate
+        own_cpu = self._own_cpu
+        assert meter is not None and own_cpu is not None
+        now = meter.now()
+        if now >= self._slow_due:
+            self._refresh_estimate_slow(now, meter)
+        own_cpu.last_t = now
+        since = now - own_cpu.real_t
+        if 0.0 <= since < own_cpu.read_gap_s:
+            own = own_cpu.real + since
+        else:
+            own = own_cpu.real = own_cpu.process_time()
+            own_cpu.real_t = now
+        if own > own_cpu.last:
+            own_cpu.last = own
+        else:
+            own = own_cpu.last
+        joules, t, watts = meter.memory_state
+        memory = joules + watts * (now - t)
+        if memory < meter.memory_reported:
+            memory = meter.memory_reported
+        else:
+            meter.memory_reported = memory
+        slow = self._slow  # the rest of the tree, the others, resident bytes, bytes held
+        pending = self._pending
+        pending += (now, meter.idle_w * now + meter.dynamic_w * (own + slow[1]) + meter.cpu_base, memory, own)
+        pending += slow
+
+    def _refresh_estimate_slow(self, now: float, meter: EstimateMeter) -> None:
+        tree, machine = self.tree, self._machine_cpu
+        assert tree is not None and machine is not None
+        rest = tree.rest(now)
+        if now >= self._machine_due or rest != self._slow[0]:
+            machine.refresh(now)
+            self._machine_due = now + ESTIMATE_MACHINE_REFRESH_S
+        self._slow = [rest, machine.others, tree.rss_bytes, meter.held_bytes() or 0.0]
+        self._slow_due = tree.next_refresh
+
     def _refresh_slow(self, t: float) -> None:
         """The values a boundary holds between refreshes: the CPU-seconds of the rest of
         the run's tree and of the rest of the machine; where memory-held channels are, the
@@ -240,7 +328,7 @@ class Attributor:
     def read(self) -> list[float]:
         """A reading now, converted: `[t, charged joules per channel]` (what was recorded
         before it goes to the sink first, so the charges stay in order)."""
-        self.record()
+        self._record()
         pending = self._pending
         stride = self._stride
         if len(pending) > stride:

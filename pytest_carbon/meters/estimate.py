@@ -86,7 +86,7 @@ class EstimateMeter(Meter):
         self.model = cpu_power_model(self.cpu)
         self.memory_w_per_gb = constant("memory_w_per_gb").value
         self.covers = covers
-        self._now = clocks.now
+        self.now = clocks.now
         # This process's CPU time, read for real at most once a millisecond (see
         # docs/methodology.md); shared with the attribution where the clocks are real.
         self.own_cpu = shared_own_cpu_time() if clocks is CLOCKS else OwnCpuTime(clocks.process_time)
@@ -101,23 +101,27 @@ class EstimateMeter(Meter):
         # The sampler thread refreshes the memory wattage from the start, so a long test
         # is integrated through even when it is the first.
         self.poll_interval_s: float | None = self.memory_refresh_s if "memory" in covers else None
-        self._clock: MachineCpuTime | None = None
+        # The machine's CPU time (the others' share of the dynamic power), where CPU is covered.
+        self.machine_cpu: MachineCpuTime | None = None
 
     def start(self) -> None:
-        now = self._now()
-        self._t0 = now
+        now = self.now()
         if "cpu" in self.covers:
-            self._clock = shared_machine_cpu_time()
+            self.machine_cpu = shared_machine_cpu_time()
         # (joules at t, t, watts from t on): replaced whole by poll(), so the thread
         # running the tests reads a consistent triple without a lock.
-        self._memory = (0.0, now, self._memory_watts() if "memory" in self.covers else 0.0)
-        self._memory_reported = 0.0
-        self._idle_w = self.model.vcpus * self.model.min_w
-        self._dynamic_w = self.model.max_w - self.model.min_w
+        self.memory_state = (0.0, now, self._memory_watts() if "memory" in self.covers else 0.0)
+        self.memory_reported = 0.0  # memory joules are never reported below this
+        self.idle_w = self.model.vcpus * self.model.min_w
+        self.dynamic_w = self.model.max_w - self.model.min_w
+        # cpu joules = idle_w x now + dynamic_w x (own CPU time + the others' CPU time) + cpu_base
+        self.cpu_base = -self.idle_w * now
+        if self.machine_cpu is not None:
+            self.cpu_base -= self.dynamic_w * self.machine_cpu.own_start
         self._refresh(now)
         self.own_cpu.at(now)
         self._snapshot: Snapshot = self.snapshot
-        if self._clock is None:
+        if self.machine_cpu is None:
             self._snapshot = self._snapshot_memory
         elif "memory" not in self.covers:
             self._snapshot = self._snapshot_cpu
@@ -127,7 +131,7 @@ class EstimateMeter(Meter):
 
     def static_power_w(self) -> tuple[float | None, ...]:
         # CPU: every vCPU's idle draw; memory: all of it is held, whoever runs.
-        return tuple(self._idle_w if c.component == "cpu" else math.inf for c in self.channels)
+        return tuple(self.idle_w if c.component == "cpu" else math.inf for c in self.channels)
 
     def max_power_w(self) -> tuple[float | None, ...]:
         return tuple(self.model.vcpus * self.model.max_w if c.component == "cpu" else None for c in self.channels)
@@ -135,22 +139,19 @@ class EstimateMeter(Meter):
     def held_bytes(self) -> float | None:
         if "memory" not in self.covers:
             return None
-        return self._memory[2] / self.memory_w_per_gb * 1e9
+        return self.memory_state[2] / self.memory_w_per_gb * 1e9
 
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
 
     def _refresh(self, now: float) -> None:
-        """Take in the other processes' CPU time (refreshed every clock.refresh_s), folded
-        with the constants into one offset: cpu joules = idle_w x now + dynamic_w x own CPU
-        time + offset."""
-        clock = self._clock
+        """Take in the other processes' CPU time, every clock.refresh_s."""
+        clock = self.machine_cpu
         if clock is None:
             self._refresh_due = float("inf")
             return
         clock.refresh(now)
         self._refresh_due = now + clock.refresh_s
-        self._cpu_offset = self._dynamic_w * (clock.others - clock.own_start) - self._idle_w * self._t0
 
     def read(self) -> tuple[float, ...]:
         return tuple(self._snapshot()[1:])
@@ -165,17 +166,19 @@ class EstimateMeter(Meter):
         needed. Memory joules: the sampler's integral up to its last poll, then the
         wattage it read there; never less than a figure already reported.
         """
-        now = self._now()
+        now = self.now()
         if now >= self._refresh_due:
             self._refresh(now)
         own = self.own_cpu.at(now)
-        joules, t, watts = self._memory
+        clock = self.machine_cpu
+        others = clock.others if clock is not None else 0.0
+        joules, t, watts = self.memory_state
         memory = joules + watts * (now - t)
-        if memory < self._memory_reported:
-            memory = self._memory_reported
+        if memory < self.memory_reported:
+            memory = self.memory_reported
         else:
-            self._memory_reported = memory
-        return [now, self._idle_w * now + self._dynamic_w * own + self._cpu_offset, memory]
+            self.memory_reported = memory
+        return [now, self.idle_w * now + self.dynamic_w * (own + others) + self.cpu_base, memory]
 
     def _snapshot_cpu(self) -> list[float]:
         reading = EstimateMeter.snapshot(self)  # its memory wattage is 0: not covered
@@ -183,26 +186,26 @@ class EstimateMeter(Meter):
         return reading
 
     def _snapshot_memory(self) -> list[float]:
-        now = self._now()
+        now = self.now()
         return [now, self._memory_j(now)]
 
     def _memory_j(self, now: float) -> float:
         """Memory joules so far (as in snapshot(), which has it inline)."""
-        joules, t, watts = self._memory
+        joules, t, watts = self.memory_state
         memory = joules + watts * (now - t)
-        if memory < self._memory_reported:
-            return self._memory_reported
-        self._memory_reported = memory
+        if memory < self.memory_reported:
+            return self.memory_reported
+        self.memory_reported = memory
         return memory
 
     def poll(self) -> None:
         """The sampler thread: read the wattage and integrate since the last poll with the
         mean of its two ends (readings in between hold the older wattage and never go
         back, so a figure already reported is never taken back)."""
-        now = self._now()
-        joules, t, watts = self._memory
+        now = self.now()
+        joules, t, watts = self.memory_state
         new = self._memory_watts()
-        self._memory = (joules + (watts + new) / 2 * max(0.0, now - t), now, new)
+        self.memory_state = (joules + (watts + new) / 2 * max(0.0, now - t), now, new)
 
     def close(self) -> None:
         pass

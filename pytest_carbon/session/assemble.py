@@ -28,12 +28,12 @@ from pytest_carbon.meters.estimate import EstimateMeter
 from pytest_carbon.meters.meter_set import MeterSet
 from pytest_carbon.meters.proctree import IncludeSpec, TreeCpuTime
 from pytest_carbon.meters.uncertainty import UncertaintyModel, counter_band, estimate_band
-from pytest_carbon.remote.config import RemoteConfig, parse_remote_config
 from pytest_carbon.report.facts import RunFacts
 from pytest_carbon.values.errors import CarbonConfigError
 from pytest_carbon.verdicts.budgets import Budget
 
 if TYPE_CHECKING:
+    from pytest_carbon.remote.config import RemoteConfig
     from pytest_carbon.remote.tracker import RemoteTracker
     from pytest_carbon.session.manager import CarbonSession
 
@@ -111,9 +111,12 @@ def _attributor(
 
 
 def llm_config(settings: Settings) -> RemoteConfig | None:
-    """The hosted-model settings when calls are charged: on, or auto with EcoLogits installed."""
+    """The hosted-model settings when calls are charged: on, or auto with EcoLogits installed.
+    A table in pyproject.toml is checked whatever the mode; without one, nothing of the
+    hosted-model code is imported unless calls are charged."""
     where = f"{settings.pyproject.name if settings.pyproject else 'pyproject.toml'} [tool.pytest_carbon]"
-    parsed = parse_remote_config(settings.raw_table.get("llm"), where)
+    table = settings.raw_table.get("llm")
+    parsed = _parse_llm_table(table, where) if table is not None else None
     mode = settings["llm"]
     if mode.value == "off":
         return None
@@ -128,7 +131,13 @@ def llm_config(settings: Settings) -> RemoteConfig | None:
                 "auto or off, or install it: pip install 'pytest-carbon[llm]'",
             )
         return None
-    return parsed
+    return parsed if parsed is not None else _parse_llm_table(None, where)
+
+
+def _parse_llm_table(table: object, where: str) -> RemoteConfig:
+    from pytest_carbon.remote.config import parse_remote_config
+
+    return parse_remote_config(table, where)
 
 
 def build_parts(config: pytest.Config, settings: Settings, role: Role) -> SessionParts:

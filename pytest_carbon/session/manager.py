@@ -61,6 +61,7 @@ class CarbonSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         parts = self.parts
         parts.meter_set.settle()
+        parts.attributor.settle()
         if parts.attributor.tree is not None:
             parts.attributor.tree.finish()
         parts.ledger.finish()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_carbon.carbon.model import CarbonModel
 from pytest_carbon.config.settings import Settings
 from pytest_carbon.ledger import Ledger, TestRecord
-from pytest_carbon.remote.tracker import RemoteTracker
 from pytest_carbon.report.outputs import MARKDOWN_TOP, HtmlWriter, Writer
 from pytest_carbon.verdicts.budgets import Budget
+
+if TYPE_CHECKING:
+    from pytest_carbon.remote.tracker import RemoteTracker
 
 
 def setting_path(config: pytest.Config, settings: Settings, key: str) -> Path | None:
