@@ -253,9 +253,8 @@ class Attributor:
         pending += self._slow
 
     def _record_estimate(self) -> None:
-        """record() where the estimate meter is the only meter (see _lone_estimate), in
-        one function: the values snapshot() and record() would append, computed as they
-        compute them (OwnCpuTime.at() inline).
+        """record() where the estimate meter is the only meter (see _lone_estimate): the
+        values snapshot() and record() would append, in one function.
 
         The rest of the machine's CPU time is read every ESTIMATE_MACHINE_REFRESH_S, or
         at once when the run's other processes' CPU time moved, instead of every 10 ms:
@@ -273,23 +272,8 @@ class Attributor:
         now = meter.now()
         if now >= self._slow_due:
             self._refresh_estimate_slow(now, meter)
-        own_cpu.last_t = now
-        since = now - own_cpu.real_t
-        if 0.0 <= since < own_cpu.read_gap_s:
-            own = own_cpu.real + since
-        else:
-            own = own_cpu.real = own_cpu.process_time()
-            own_cpu.real_t = now
-        if own > own_cpu.last:
-            own_cpu.last = own
-        else:
-            own = own_cpu.last
-        joules, t, watts = meter.memory_state
-        memory = joules + watts * (now - t)
-        if memory < meter.memory_reported:
-            memory = meter.memory_reported
-        else:
-            meter.memory_reported = memory
+        own = own_cpu.at(now)
+        memory = meter.memory_j(now)
         slow = self._slow  # the rest of the tree, the others, resident bytes, bytes held
         pending = self._pending
         pending += (now, meter.idle_w * now + meter.dynamic_w * (own + slow[1]) + meter.cpu_base, memory, own)

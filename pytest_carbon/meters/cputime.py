@@ -25,27 +25,24 @@ class OwnCpuTime:
     more than `read_gap_s` ahead of the real figure; the next real read evens it out).
     Never decreasing, and the same figure for every reader that asks about the same
     instant: the estimate meter and the attribution share one per process.
-
-    Its state is public because the attribution's one-function boundary for the estimate
-    meter (Attributor._record_estimate) does what at() does inline.
     """
 
     read_gap_s = 0.001
 
     def __init__(self, process_time: Callable[[], float] = CLOCKS.process_time) -> None:
-        self.process_time = process_time
-        self.real = self.last = process_time()  # the last real read, and when it was made
-        self.real_t = self.last_t = -math.inf
+        self._process_time = process_time
+        self._real = self.last = process_time()
+        self._real_t = self.last_t = -math.inf
 
     def at(self, now: float) -> float:
         """The figure at `now`; `last` and `last_t` keep it, so a second reader asking
         about the same instant need not call again."""
         self.last_t = now
-        if 0.0 <= now - self.real_t < self.read_gap_s:  # never interpolated backwards
-            own = self.real + (now - self.real_t)
+        if 0.0 <= now - self._real_t < self.read_gap_s:  # never interpolated backwards
+            own = self._real + (now - self._real_t)
         else:
-            own = self.real = self.process_time()
-            self.real_t = now
+            own = self._real = self._process_time()
+            self._real_t = now
         if own > self.last:
             self.last = own
             return own

@@ -110,8 +110,8 @@ class EstimateMeter(Meter):
             self.machine_cpu = shared_machine_cpu_time()
         # (joules at t, t, watts from t on): replaced whole by poll(), so the thread
         # running the tests reads a consistent triple without a lock.
-        self.memory_state = (0.0, now, self._memory_watts() if "memory" in self.covers else 0.0)
-        self.memory_reported = 0.0  # memory joules are never reported below this
+        self._memory = (0.0, now, self._memory_watts() if "memory" in self.covers else 0.0)
+        self._memory_reported = 0.0
         self.idle_w = self.model.vcpus * self.model.min_w
         self.dynamic_w = self.model.max_w - self.model.min_w
         # cpu joules = idle_w x now + dynamic_w x (own CPU time + the others' CPU time) + cpu_base
@@ -139,7 +139,7 @@ class EstimateMeter(Meter):
     def held_bytes(self) -> float | None:
         if "memory" not in self.covers:
             return None
-        return self.memory_state[2] / self.memory_w_per_gb * 1e9
+        return self._memory[2] / self.memory_w_per_gb * 1e9
 
     def _memory_watts(self) -> float:
         return memory_in_use_bytes() / 1e9 * self.memory_w_per_gb
@@ -172,12 +172,12 @@ class EstimateMeter(Meter):
         own = self.own_cpu.at(now)
         clock = self.machine_cpu
         others = clock.others if clock is not None else 0.0
-        joules, t, watts = self.memory_state
+        joules, t, watts = self._memory
         memory = joules + watts * (now - t)
-        if memory < self.memory_reported:
-            memory = self.memory_reported
+        if memory < self._memory_reported:
+            memory = self._memory_reported
         else:
-            self.memory_reported = memory
+            self._memory_reported = memory
         return [now, self.idle_w * now + self.dynamic_w * (own + others) + self.cpu_base, memory]
 
     def _snapshot_cpu(self) -> list[float]:
@@ -187,15 +187,16 @@ class EstimateMeter(Meter):
 
     def _snapshot_memory(self) -> list[float]:
         now = self.now()
-        return [now, self._memory_j(now)]
+        return [now, self.memory_j(now)]
 
-    def _memory_j(self, now: float) -> float:
-        """Memory joules so far (as in snapshot(), which has it inline)."""
-        joules, t, watts = self.memory_state
+    def memory_j(self, now: float) -> float:
+        """Memory joules so far (as in snapshot(), which has it inline; the one-function
+        boundary of the attribution calls this)."""
+        joules, t, watts = self._memory
         memory = joules + watts * (now - t)
-        if memory < self.memory_reported:
-            return self.memory_reported
-        self.memory_reported = memory
+        if memory < self._memory_reported:
+            return self._memory_reported
+        self._memory_reported = memory
         return memory
 
     def poll(self) -> None:
@@ -203,9 +204,9 @@ class EstimateMeter(Meter):
         mean of its two ends (readings in between hold the older wattage and never go
         back, so a figure already reported is never taken back)."""
         now = self.now()
-        joules, t, watts = self.memory_state
+        joules, t, watts = self._memory
         new = self._memory_watts()
-        self.memory_state = (joules + (watts + new) / 2 * max(0.0, now - t), now, new)
+        self._memory = (joules + (watts + new) / 2 * max(0.0, now - t), now, new)
 
     def close(self) -> None:
         pass
