@@ -224,10 +224,10 @@ class Reporting:
         ).to_dict()
 
     def _write(self, report: Report) -> None:
-        from pytest_carbon.report.json_report import write_json
-
         warnings = report["session"]["warnings"]
         if self.json_path is not None:
+            from pytest_carbon.report.json_report import write_json
+
             try:
                 write_json(self.json_path, report)
                 self.written.append(self.json_path)
