@@ -163,8 +163,7 @@ class EstimateMeter(Meter):
         The hot path: one clock read, this process's CPU time (a system call at most once
         a millisecond), a few multiplications. Only the thread running the tests reads;
         poll() only swaps in a new memory triple (one attribute store), so no lock is
-        needed. Memory joules: the sampler's integral up to its last poll, then the
-        wattage it read there; never less than a figure already reported.
+        needed.
         """
         now = self.now()
         if now >= self._refresh_due:
@@ -172,13 +171,7 @@ class EstimateMeter(Meter):
         own = self.own_cpu.at(now)
         clock = self.machine_cpu
         others = clock.others if clock is not None else 0.0
-        joules, t, watts = self._memory
-        memory = joules + watts * (now - t)
-        if memory < self._memory_reported:
-            memory = self._memory_reported
-        else:
-            self._memory_reported = memory
-        return [now, self.idle_w * now + self.dynamic_w * (own + others) + self.cpu_base, memory]
+        return [now, self.idle_w * now + self.dynamic_w * (own + others) + self.cpu_base, self.memory_j(now)]
 
     def _snapshot_cpu(self) -> list[float]:
         reading = EstimateMeter.snapshot(self)  # its memory wattage is 0: not covered
@@ -190,8 +183,8 @@ class EstimateMeter(Meter):
         return [now, self.memory_j(now)]
 
     def memory_j(self, now: float) -> float:
-        """Memory joules so far (as in snapshot(), which has it inline; the one-function
-        boundary of the attribution calls this)."""
+        """Memory joules so far: the sampler's integral up to its last poll, then the
+        wattage it read there; never less than a figure already reported."""
         joules, t, watts = self._memory
         memory = joules + watts * (now - t)
         if memory < self._memory_reported:
