@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from itertools import accumulate
+from itertools import accumulate, chain
 from operator import sub
 
 from pytest_carbon.meters.base import Meter
@@ -327,40 +327,9 @@ class Attributor:
     def _convert(self, pending: list[float], sink: list[float]) -> None:
         """The readings in `pending` (record()'s layout), each as `[t, charged joules per
         channel]` appended to `sink`."""
-        charged = self._charged
-        machine_j = self._machine_j
-        backwards = self._backwards
-        plan = self._plan
         stride = self._stride
         # The last converted reading, then these: reading r's values at r * stride + 1 + i.
         data = self._prev + pending
-        t_acc = self._t
-        if not self.process:
-            bounded = self._bounded
-            for at in range(stride, len(data), stride):
-                before = at - stride
-                elapsed = data[at] - data[before]
-                if elapsed < 0:
-                    backwards.append(f"the clock ran backwards by {-elapsed:.6f} s")
-                    elapsed = 0.0
-                t_acc += elapsed
-                for i, _, _, bound, _ in plan:
-                    delta = data[at + 1 + i] - data[before + 1 + i]
-                    if delta < 0:
-                        backwards.append(f"channel {i} ran backwards by {-delta:.6g} J")
-                        delta = 0.0
-                    machine_j[i] += delta
-                    charged[i] += bounded(i, delta, bound * elapsed, bound) if bound is not None else delta
-                sink.append(t_acc)
-                sink += charged
-            self._prev = data[-stride:]
-            self._t = t_acc
-            return
-        # Per interval first: its duration and the run's shares of static and dynamic power.
-        vcpus = self.vcpus
-        gpu_shared = self._any_gpu and not self.gpu_exclusive
-        width = len(charged) + 1
-        busy_s, run_s = self._machine_busy_s, self._run_cpu_s
         notes: list[tuple[int, int, str]] = []  # (interval, -1 for the clock or channel, what ran backwards)
         times = data[0::stride]
         durations = list(map(sub, times[1:], times[:-1]))
@@ -369,6 +338,29 @@ class Attributor:
                 if elapsed < 0:
                     notes.append((r, -1, f"the clock ran backwards by {-elapsed:.6f} s"))
                     durations[r] = 0.0
+        ends = list(accumulate(durations, initial=self._t))
+        # Per interval first: the run's shares of static and dynamic power (process scope).
+        shares = self._run_shares(data, times, durations, ends) if self.process else ([], [], [], [])
+        # Then each channel over all the intervals (they share nothing but the above).
+        columns = [self._charge_channel(data, durations, *shares, entry, notes) for entry in self._plan]
+        if self._inferred and self.process:
+            self._window_s = self._idle_window(durations)
+        if notes:
+            notes.sort(key=lambda note: note[:2])
+            self._backwards.extend(note[2] for note in notes)
+        sink += chain.from_iterable(zip(ends[1:], *columns))
+        self._prev = data[-stride:]
+        self._t = ends[-1]
+
+    def _run_shares(
+        self, data: list[float], times: list[float], durations: list[float], ends: list[float]
+    ) -> tuple[list[float], list[float], list[float], list[dict[int, float]]]:
+        """Per interval, from the CPU-seconds columns: the run's share of the static power
+        and of the dynamic; where workers share a GPU, the even split and the driver's."""
+        vcpus = self.vcpus
+        stride = self._stride
+        width = len(self._charged) + 1
+        busy_s, run_s = self._machine_busy_s, self._run_cpu_s
         # The CPU-seconds columns, from the last values converted.
         owns = data[width::stride]
         rests = data[width + 1 :: stride]
@@ -396,32 +388,17 @@ class Attributor:
             # than it could use; the maximum-power bound carries that on.
             static_shares.append(run / (vcpus * elapsed) if elapsed > 0 else 0.0)
             dynamic_shares.append(run / busy if busy > 0 else 0.0)
-        ends = list(accumulate(durations, initial=t_acc))
-        t_acc = ends[-1]
+        self._last_own, self._last_rest, self._last_others = owns[-1], rests[-1], others_seen[-1]
+        self._machine_busy_s, self._run_cpu_s = busy_s, run_s
         gpu_weights: list[float] = []
         gpu_shares: list[dict[int, float]] = []
-        if gpu_shared:
+        if self._any_gpu and not self.gpu_exclusive:
             for r, end in enumerate(ends[1:], start=1):
                 if self._gpu_meters and end - self._gpu_refreshed_at >= self.gpu_refresh_s:
                     self._refresh_gpu_shares(end)
                 gpu_weights.append(1.0 / self.workers.count(times[r]) if self.workers is not None else 0.0)
                 gpu_shares.append(self._gpu_shares)
-        # Then each channel over all the intervals (they share nothing but the above).
-        columns = [
-            self._charge_channel(data, durations, static_shares, dynamic_shares, gpu_weights, gpu_shares, entry, notes)
-            for entry in plan
-        ]
-        if self._inferred:
-            self._window_s = self._idle_window(durations)
-        if notes:
-            notes.sort(key=lambda note: note[:2])
-            backwards.extend(note[2] for note in notes)
-        for reading in zip(ends[1:], *columns):
-            sink += reading
-        self._prev = data[-stride:]
-        self._t = t_acc
-        self._last_own, self._last_rest, self._last_others = owns[-1], rests[-1], others_seen[-1]
-        self._machine_busy_s, self._run_cpu_s = busy_s, run_s
+        return static_shares, dynamic_shares, gpu_weights, gpu_shares
 
     def _idle_window(self, durations: list[float]) -> float:
         """The idle-power window's seconds after these intervals (see _charge_channel)."""
@@ -443,8 +420,8 @@ class Attributor:
         entry: tuple[int, bool, bool, float | None, int],
         notes: list[tuple[int, int, str]],
     ) -> list[float]:
-        """One channel over the intervals in `data` (process scope): its charged joules
-        after each, cumulative."""
+        """One channel over the intervals in `data`: its charged joules after each,
+        cumulative (the run's share of them in process scope, all of them in machine scope)."""
         i, gpu, known, bound, holder = entry
         stride = self._stride
         width = len(self._charged) + 1
@@ -459,7 +436,9 @@ class Attributor:
         for delta in deltas:
             machine_j += delta
         self._machine_j[i] = machine_j
-        if gpu:
+        if not self.process:
+            shares = deltas  # machine scope: all of it, within the bound
+        elif gpu:
             if gpu_shares:
                 shares = [delta * found.get(i, weight) for delta, found, weight in zip(deltas, gpu_shares, gpu_weights)]
             else:
@@ -468,7 +447,7 @@ class Attributor:
             # Memory held: the part the run's tree holds, for as long as it holds it.
             rss = data[stride + width + 3 :: stride]
             held = data[stride + width + 4 + holder :: stride]
-            shares = [d * min(1.0, r / h) if h > 0 else 0.0 for d, r, h in zip(deltas, rss, held)]
+            shares = [(d * (r / h) if r < h else d) if h > 0 else 0.0 for d, r, h in zip(deltas, rss, held)]
         elif i not in self._inferred:
             # Static power known (or all of it static): the same arithmetic as below, by column.
             power = self._static_w[i]
@@ -523,44 +502,41 @@ class Attributor:
         self, i: int, shares: list[float], rooms: list[float], bound: float, charged: float
     ) -> list[float]:
         """Channel i's charges, cumulative from `charged`, none above its room: stretches
-        with nothing over its room and nothing carried are summed whole."""
-        carry = self._carry
+        with nothing over its room and nothing carried are summed whole; elsewhere what is
+        over waits for the next intervals with room, up to CARRY_S at the maximum power,
+        and the rest is reported, not charged."""
+        carry = self._carry[i]
+        cap = bound * CARRY_S
         over = iter([r for r, (share, room) in enumerate(zip(shares, rooms)) if share > room])
-        next_over = next(over, len(shares))
+        count = len(shares)
+        next_over = next(over, count)
         found: list[float] = []
+        append = found.append
         r = 0
-        while r < len(shares):
-            if not carry[i] and next_over > r:
+        while r < count:
+            if not carry and next_over > r:
                 stretch = list(accumulate(shares[r:next_over], initial=charged))[1:]
                 found += stretch
                 charged = stretch[-1]
                 r = next_over
                 continue
             if next_over == r:
-                next_over = next(over, len(shares))
-            share = shares[r]
-            if share > rooms[r] or carry[i]:
-                share = self._bounded(i, share, rooms[r], bound)
+                next_over = next(over, count)
+            share = shares[r] + carry
+            room = rooms[r]
+            if share > room:
+                carry = share - room
+                share = room
+                if carry > cap:
+                    self._dropped_j[i] += carry - cap
+                    carry = cap
+            else:
+                carry = 0.0
             charged += share
-            found.append(charged)
+            append(charged)
             r += 1
-        return found
-
-    def _bounded(self, i: int, share: float, room: float, bound: float) -> float:
-        """No interval above the channel's maximum power: the excess waits for room."""
-        carry = self._carry[i]
-        if carry > 0.0:
-            share += carry
-            carry = 0.0
-        if share > room:
-            carry = share - room
-            share = room
-            cap = bound * CARRY_S
-            if carry > cap:
-                self._dropped_j[i] += carry - cap
-                carry = cap
         self._carry[i] = carry
-        return share
+        return found
 
     def _refresh_gpu_shares(self, t: float) -> None:
         self._gpu_refreshed_at = t
