@@ -171,6 +171,32 @@ def test_what_cannot_be_placed_is_reported_not_charged():
     assert any("could not be placed" in warning for warning in charged.warnings())
 
 
+def test_machine_scope_holds_the_maximum_power_too_and_carries_the_excess():
+    timeline = Timeline()
+    charged = Attributor(timeline.read, [ModelMeter()], VCPUS, None, True, process=False)
+    last = charged.read()
+    timeline.step(0.0005, run_busy=0.01)  # a tick's worth of energy in a 0.5 ms interval
+    figures = []
+    for _ in range(6):
+        now = charged.read()
+        figures.append((now[0] - last[0], now[1] - last[1]))
+        last = now
+        timeline.step(0.002, run_busy=0.0)
+    for seconds, joules in figures:
+        assert 0 <= joules <= MAX_W * seconds + 1e-12
+    assert figures[0][1] == pytest.approx(MAX_W * 0.0005)
+    assert figures[1][1] == pytest.approx(MAX_W * 0.002)  # what waited, up to the room
+    assert sum(joules for _, joules in figures) == pytest.approx(timeline.energy - IDLE_W * 0.002)
+    assert charged.warnings() == []
+    charged.read()
+    timeline.step(0.001, run_busy=5.0)  # impossible: 5 CPU-s in 1 ms
+    charged.read()
+    timeline.step(1.0, run_busy=0.0)
+    charged.read()
+    assert sum(charged.dropped_j) == pytest.approx(DYNAMIC_W * 5.0 + IDLE_W * 0.001 - MAX_W * (0.001 + CARRY_S))
+    assert any("could not be placed" in warning for warning in charged.warnings())
+
+
 def wind_the_clock_back(timeline: Timeline) -> None:
     timeline.t -= 5.0
 
