@@ -140,11 +140,10 @@ def test_waiting_costs_nothing_and_the_rest_stays_with_the_machine():
     assert charged.machine_totals()[0] == pytest.approx(IDLE_W * 2 + DYNAMIC_W)
 
 
-def test_no_interval_is_charged_more_than_the_maximum_power_and_nothing_is_lost():
-    timeline = Timeline()
-    charged = attributor(timeline)
+def tick_then_quiet(timeline: Timeline, charged: Attributor) -> list[tuple[float, float]]:
+    """A 10 ms CPU tick in a 0.5 ms interval, then quiet 2 ms intervals: each interval's
+    (seconds, charged joules)."""
     last = charged.read()
-    # A 10 ms CPU tick of a child lands in a 0.5 ms interval, then quiet intervals follow.
     timeline.step(0.0005, run_busy=0.01)
     figures = []
     for _ in range(6):
@@ -152,6 +151,14 @@ def test_no_interval_is_charged_more_than_the_maximum_power_and_nothing_is_lost(
         figures.append((now[0] - last[0], now[1] - last[1]))
         last = now
         timeline.step(0.002, run_busy=0.0)
+    return figures
+
+
+def test_no_interval_is_charged_more_than_the_maximum_power_and_nothing_is_lost():
+    timeline = Timeline()
+    charged = attributor(timeline)
+    # A 10 ms CPU tick of a child lands in a 0.5 ms interval, then quiet intervals follow.
+    figures = tick_then_quiet(timeline, charged)
     for seconds, joules in figures:
         assert 0 <= joules <= MAX_W * seconds + 1e-12
     total = sum(joules for _, joules in figures)
@@ -174,14 +181,7 @@ def test_what_cannot_be_placed_is_reported_not_charged():
 def test_machine_scope_holds_the_maximum_power_too_and_carries_the_excess():
     timeline = Timeline()
     charged = Attributor(timeline.read, [ModelMeter()], VCPUS, None, True, process=False)
-    last = charged.read()
-    timeline.step(0.0005, run_busy=0.01)  # a tick's worth of energy in a 0.5 ms interval
-    figures = []
-    for _ in range(6):
-        now = charged.read()
-        figures.append((now[0] - last[0], now[1] - last[1]))
-        last = now
-        timeline.step(0.002, run_busy=0.0)
+    figures = tick_then_quiet(timeline, charged)  # a tick's worth of energy in a 0.5 ms interval
     for seconds, joules in figures:
         assert 0 <= joules <= MAX_W * seconds + 1e-12
     assert figures[0][1] == pytest.approx(MAX_W * 0.0005)
@@ -190,9 +190,9 @@ def test_machine_scope_holds_the_maximum_power_too_and_carries_the_excess():
     assert charged.warnings() == []
     charged.read()
     timeline.step(0.001, run_busy=5.0)  # impossible: 5 CPU-s in 1 ms
-    charged.read()
+    before = charged.read()[1]
     timeline.step(1.0, run_busy=0.0)
-    charged.read()
+    assert charged.read()[1] - before == pytest.approx(IDLE_W * 1.0 + MAX_W * CARRY_S)  # what waited
     assert sum(charged.dropped_j) == pytest.approx(DYNAMIC_W * 5.0 + IDLE_W * 0.001 - MAX_W * (0.001 + CARRY_S))
     assert any("could not be placed" in warning for warning in charged.warnings())
 
